@@ -1,0 +1,86 @@
+// swift-tools-version: 6.1
+import Foundation
+import PackageDescription
+
+/// Settings every Swift target shares.
+let swiftSettings: [SwiftSetting] = [
+    // https://github.com/swiftlang/swift-evolution/blob/main/proposals/0335-existential-any.md
+    .enableUpcomingFeature("ExistentialAny"),
+    // https://github.com/swiftlang/swift-evolution/blob/main/proposals/0444-member-import-visibility.md
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "FlowOrchestrator",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "FlowOrchestrator", targets: ["FlowOrchestrator"]),
+        .executable(name: "flowctl", targets: ["flowctl"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.0.0"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CZstd",
+            pkgConfig: "libzstd",
+            providers: [.apt(["libzstd-dev"])]
+        ),
+        .target(
+            name: "FBSchema",
+            cxxSettings: [.unsafeFlags(["-Wno-unused-parameter"])]
+        ),
+        .target(
+            name: "FlowOrchestrator",
+            dependencies: [
+                "CZstd",
+                "FBSchema",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "flowctl",
+            dependencies: [
+                "FlowOrchestrator",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "FlowOrchestratorTests",
+            dependencies: [
+                "FlowOrchestrator",
+                "FBSchema",
+                "CZstd",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+    ],
+    cxxLanguageStandard: .cxx17
+)
+
+// The benchmark suite pulls in package-benchmark and its allocator interposer; everyday builds
+// and tests skip it. `FLOW_BENCHMARKS=1 swift package benchmark` turns it on.
+if ProcessInfo.processInfo.environment["FLOW_BENCHMARKS"] != nil {
+    package.dependencies.append(
+        .package(url: "https://github.com/ordo-one/benchmark.git", from: "1.38.0", traits: ["MallocInterposer"])
+    )
+    package.targets.append(
+        .executableTarget(
+            name: "FlowBenchmarks",
+            dependencies: [
+                "FlowOrchestrator",
+                .product(name: "Benchmark", package: "benchmark"),
+            ],
+            path: "Benchmarks/FlowBenchmarks",
+            swiftSettings: swiftSettings,
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        )
+    )
+}

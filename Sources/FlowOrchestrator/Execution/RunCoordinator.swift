@@ -1,0 +1,438 @@
+import Foundation
+import Logging
+import Synchronization
+
+/// One run of a workflow: schedules the nodes, records every change as an event and persists
+/// the events as the strategy says.
+///
+/// Worker tasks (as many as the concurrency bound) take ready nodes from a queue and run them;
+/// all shared bookkeeping sits behind one mutex that is never held across an `await`.
+final class RunCoordinator: Sendable {
+    private enum Outcome {
+        case completed(Data)
+        case failed(String)
+        case cancelled
+    }
+
+    private enum WorkerExit { case drained, stop }
+
+    private struct Shared {
+        var state: WorkflowState
+        /// Per node: dependencies that have not completed yet.
+        var remaining: [Int32]
+        /// Per node: part of this run and not ended yet.
+        var active: [Bool]
+        /// Per level: active nodes not ended yet.
+        var levelRemaining: [Int]
+        var currentLevel = 0
+        var nextLevelToPush = 0
+        var unfinished = 0
+        var failFastTriggered = false
+        var stopped = false
+        /// Events not yet taken by the persister (journaling stores only).
+        var pending: [WorkflowEvent] = []
+        var metrics = ExecutionMetrics()
+        var persistFailure: FlowError?
+    }
+
+    let key: WorkflowKey
+    let input: Data
+    private let dag: DAG
+    private let options: ExecutionOptions
+    private let logger: Logger
+    private let dependencies: [[Int]]
+    private let dependents: [[Int]]
+    private let levels: [[Int]]
+    private let levelOf: [Int]
+    private let journaling: Bool
+    private let shared: Mutex<Shared>
+    private let queue = ReadyQueue()
+    private let persister: Persister
+
+    /// Prepares a run of `dag` over `state`, which holds the nodes in the DAG's order and is
+    /// durable up to its last sequence number (unless the strategy is `end`).
+    init(
+        key: WorkflowKey, dag: DAG, state: WorkflowState, store: any WorkflowStore,
+        options: ExecutionOptions, logger: Logger
+    ) {
+        self.key = key
+        self.input = state.input
+        self.dag = dag
+        self.options = options
+        var logger = logger
+        logger[metadataKey: "workflow"] = "\(key)"
+        self.logger = logger
+        self.dependencies = dag.dependencyIndices
+        self.dependents = dag.dependentIndices()
+        self.levels = dag.levelIndices()
+        var levelOf = [Int](repeating: 0, count: dag.count)
+        for (level, members) in levels.enumerated() {
+            for index in members { levelOf[index] = level }
+        }
+        self.levelOf = levelOf
+        let journaling = options.persistence == .node && store.supportsJournal
+        self.journaling = journaling
+        self.shared = Mutex(
+            Shared(
+                state: state,
+                remaining: [Int32](repeating: 0, count: dag.count),
+                active: [Bool](repeating: false, count: dag.count),
+                levelRemaining: [Int](repeating: 0, count: levels.count)))
+
+        let shared = self.shared
+        let durability = options.durability
+        self.persister = Persister(
+            durable: state.lastSequence, describe: "workflow \(key)",
+            take: {
+                shared.withLock { shared in
+                    if journaling {
+                        defer { shared.pending.removeAll(keepingCapacity: true) }
+                        return (.events(shared.pending), shared.state.lastSequence)
+                    }
+                    return (.snapshot(shared.state), shared.state.lastSequence)
+                }
+            },
+            write: { batch in
+                let clock = ContinuousClock()
+                let started = clock.now
+                switch batch {
+                case .events(let events): try await store.append(events, to: key, durability: durability)
+                case .snapshot(let state): try await store.save(state, durability: durability)
+                }
+                let elapsed = clock.now - started
+                shared.withLock { shared in
+                    shared.metrics.storeWrites += 1
+                    shared.metrics.persistDuration += elapsed
+                }
+            })
+    }
+
+    // MARK: Running
+
+    /// Runs every node that needs running and returns the final state, persisted.
+    func run() async throws -> ExecutionResult {
+        let clock = ContinuousClock()
+        let started = clock.now
+        let workers = shared.withLock { shared in
+            emit(&shared, .workflowStarted, workflowStatus: .running)
+            prepare(&shared)
+            startInitialNodes(&shared)
+            return min(options.maxConcurrency, shared.unfinished)
+        }
+        logger.info("workflow started", metadata: ["nodes": "\(dag.count)", "to_run": "\(workers)"])
+        if workers > 0 {
+            await withTaskGroup(of: WorkerExit.self) { group in
+                for _ in 0..<workers {
+                    group.addTask { await self.worker() }
+                }
+                for await exit in group where exit == .stop {
+                    queue.close()
+                    group.cancelAll()
+                }
+            }
+        }
+        var result = try await conclude()
+        result.metrics.duration = clock.now - started
+        return result
+    }
+
+    /// Decides, in topological order, which nodes this run handles: those not completed or
+    /// failed before, less those blocked by a failed dependency (recorded `skipped`).
+    private func prepare(_ shared: inout Shared) {
+        let hadFailure = shared.state.nodes.contains { $0.status == .failed }
+        if hadFailure, options.failurePolicy == .failFast { return }
+        var blockedBy = [Int?](repeating: nil, count: dag.count)
+        for level in levels {
+            for index in level {
+                switch shared.state.nodes[index].status {
+                case .completed:
+                    shared.metrics.nodesAlreadyCompleted += 1
+                    continue
+                case .failed:
+                    blockedBy[index] = index
+                    continue
+                default:
+                    break
+                }
+                if let blocker = dependencies[index].lazy.compactMap({ blockedBy[$0] }).first {
+                    blockedBy[index] = blocker
+                    emit(&shared, .nodeSkipped, node: index, error: skipReason(blocker))
+                    shared.metrics.nodesSkipped += 1
+                    continue
+                }
+                shared.active[index] = true
+                shared.remaining[index] = Int32(
+                    dependencies[index].count { shared.state.nodes[$0].status != .completed })
+                shared.unfinished += 1
+                shared.levelRemaining[levelOf[index]] += 1
+            }
+        }
+    }
+
+    private func startInitialNodes(_ shared: inout Shared) {
+        if shared.unfinished == 0 {
+            queue.close()
+            return
+        }
+        switch options.scheduling {
+        case .levels:
+            advanceLevels(&shared)
+        case .dependencies:
+            queue.push(shared.active.indices.filter { shared.active[$0] && shared.remaining[$0] == 0 })
+        }
+    }
+
+    private func worker() async -> WorkerExit {
+        while let index = await queue.next() {
+            if Task.isCancelled { return .stop }
+            let outcome = await attempt(index)
+            if await finish(index, outcome) == .stop { return .stop }
+        }
+        return .drained
+    }
+
+    /// Runs node `index` until it completes, fails for good or is cancelled.
+    private func attempt(_ index: Int) async -> Outcome {
+        let node = dag.nodes[index]
+        var failures = 0
+        while true {
+            let attempt = shared.withLock { shared in
+                let attempt = shared.state.nodes[index].attempts &+ 1
+                emit(&shared, .nodeStarted, node: index, attempt: attempt)
+                shared.metrics.attemptsStarted += 1
+                return attempt
+            }
+            var nodeLogger = logger
+            nodeLogger[metadataKey: "node"] = "\(node.name)"
+            let context = NodeContext(
+                workflowID: key.id, tenant: key.tenant, node: node.name, attempt: Int(attempt),
+                idempotencyKey: "\(key.tenant)/\(key.id)/\(node.name)", logger: nodeLogger,
+                coordinator: self)
+            let error: any Error
+            do {
+                let output = try await invoke(node, context)
+                do {
+                    try PayloadLimits.check(
+                        output.bytes.count, limit: options.limits.maxOutputBytes,
+                        what: "output of node \(Names.quoted(node.name))")
+                } catch {
+                    return .failed(error.message)
+                }
+                return .completed(output.bytes)
+            } catch let thrown {
+                error = thrown
+            }
+            if Task.isCancelled || error is CancellationError { return .cancelled }
+            failures += 1
+            let message = Self.describe(error)
+            guard failures < node.retry.maxAttempts, node.retry.shouldRetry(error) else {
+                return .failed(message)
+            }
+            let delay = node.retry.backoff(beforeRetry: failures, random: Double.random(in: 0..<1))
+            shared.withLock { shared in
+                emit(
+                    &shared, .nodeRetried, node: index, attempt: attempt, error: message,
+                    delayMicroseconds: delay.microseconds)
+                shared.metrics.retries += 1
+            }
+            do {
+                try await Task.sleep(for: delay)
+            } catch {
+                return .cancelled
+            }
+        }
+    }
+
+    /// Calls the node's action, racing it against its timeout when it has one.
+    private func invoke(_ node: DAG.Node, _ context: NodeContext) async throws -> NodeOutput {
+        guard let timeout = node.timeout else { return try await node.action(context) }
+        return try await withThrowingTaskGroup(of: NodeOutput?.self) { group in
+            group.addTask { try await node.action(context) }
+            group.addTask {
+                try await Task.sleep(for: timeout)
+                return nil
+            }
+            defer { group.cancelAll() }
+            if let output = try await group.next() ?? nil { return output }
+            throw FlowError(.timeout, "node \(Names.quoted(node.name)) timed out after \(timeout)")
+        }
+    }
+
+    /// Records how node `index` ended, makes it durable as the strategy says, then lets the
+    /// nodes that waited for it start.
+    private func finish(_ index: Int, _ outcome: Outcome) async -> WorkerExit {
+        let (sequence, levelDone) = shared.withLock { shared in
+            switch outcome {
+            case .completed(let output):
+                emit(&shared, .nodeCompleted, node: index, payload: output)
+                shared.metrics.nodesCompleted += 1
+            case .failed(let message):
+                emit(&shared, .nodeFailed, node: index, error: message)
+                shared.metrics.nodesFailed += 1
+                logger.warning("node failed", metadata: ["node": "\(dag.nodes[index].name)", "error": "\(message)"])
+                if options.failurePolicy == .failFast {
+                    shared.failFastTriggered = true
+                } else {
+                    skipDescendants(of: index, &shared)
+                }
+            case .cancelled:
+                emit(&shared, .nodeCancelled, node: index)
+                shared.metrics.nodesCancelled += 1
+            }
+            let levelDone = markEnded(index, &shared)
+            return (shared.state.lastSequence, levelDone)
+        }
+        let checkpoint =
+            options.persistence == .node || (options.persistence == .level && levelDone)
+        if checkpoint {
+            do {
+                try await persister.commit(upTo: sequence)
+            } catch {
+                shared.withLock { $0.persistFailure = $0.persistFailure ?? error }
+                logger.error("persistence failed; the run stops", metadata: ["error": "\(error.message)"])
+                return .stop
+            }
+        }
+        return shared.withLock { shared in
+            if shared.failFastTriggered { return .stop }
+            if case .cancelled = outcome { return .stop }
+            if case .completed = outcome, options.scheduling == .dependencies {
+                var ready: [Int] = []
+                for dependent in dependents[index] where shared.active[dependent] {
+                    shared.remaining[dependent] -= 1
+                    if shared.remaining[dependent] == 0 { ready.append(dependent) }
+                }
+                queue.push(ready)
+            }
+            if options.scheduling == .levels { advanceLevels(&shared) }
+            if shared.unfinished == 0 { queue.close() }
+            return .drained
+        }
+    }
+
+    /// Pushes the next level once every active node of the levels before it has ended.
+    private func advanceLevels(_ shared: inout Shared) {
+        while shared.currentLevel < levels.count, shared.levelRemaining[shared.currentLevel] == 0 {
+            shared.currentLevel += 1
+        }
+        guard shared.currentLevel < levels.count, shared.nextLevelToPush <= shared.currentLevel else { return }
+        let level = shared.currentLevel
+        shared.nextLevelToPush = level + 1
+        queue.push(levels[level].filter { shared.active[$0] })
+    }
+
+    /// Records the end of node `index`; returns whether it was the last of its level.
+    private func markEnded(_ index: Int, _ shared: inout Shared) -> Bool {
+        shared.active[index] = false
+        shared.unfinished -= 1
+        shared.levelRemaining[levelOf[index]] -= 1
+        return shared.levelRemaining[levelOf[index]] == 0
+    }
+
+    private func skipDescendants(of failed: Int, _ shared: inout Shared) {
+        var stack = dependents[failed]
+        let reason = skipReason(failed)
+        while let next = stack.popLast() {
+            guard shared.active[next] else { continue }
+            emit(&shared, .nodeSkipped, node: next, error: reason)
+            shared.metrics.nodesSkipped += 1
+            _ = markEnded(next, &shared)
+            stack.append(contentsOf: dependents[next])
+        }
+    }
+
+    private func skipReason(_ failed: Int) -> String {
+        "dependency \(Names.quoted(dag.nodes[failed].name)) failed"
+    }
+
+    /// Records how the run ended and persists it.
+    private func conclude() async throws -> ExecutionResult {
+        if let failure = shared.withLock({ $0.persistFailure }) { throw failure }
+        let sequence = shared.withLock { shared in
+            let nodes = shared.state.nodes
+            let status: WorkflowStatus =
+                if nodes.contains(where: { $0.status == .failed }) {
+                    .failed
+                } else if nodes.allSatisfy({ $0.status == .completed }) {
+                    .completed
+                } else {
+                    .cancelled
+                }
+            emit(&shared, .workflowFinished, workflowStatus: status)
+            logger.info("workflow finished", metadata: ["status": "\(status)"])
+            return shared.state.lastSequence
+        }
+        try await persister.commit(upTo: sequence)
+        return shared.withLock { ExecutionResult(state: $0.state, metrics: $0.metrics) }
+    }
+
+    // MARK: Events
+
+    /// Creates the next event, applies it to the state and queues it for the journal.
+    private func emit(
+        _ shared: inout Shared, _ kind: WorkflowEvent.Kind, node: Int? = nil, attempt: UInt32 = 0,
+        workflowStatus: WorkflowStatus? = nil, error: String? = nil, key: String? = nil,
+        payload: Data? = nil, delayMicroseconds: Int64 = 0
+    ) {
+        let event = WorkflowEvent(
+            sequence: shared.state.lastSequence &+ 1, time: .nowMicroseconds(), kind: kind,
+            node: node.map { dag.nodes[$0].name }, nodeIndex: node.map(Int32.init) ?? -1,
+            attempt: attempt, workflowStatus: workflowStatus, error: error, key: key,
+            payload: payload, delayMicroseconds: delayMicroseconds)
+        do {
+            try shared.state.apply(event)
+        } catch {
+            // Events made here always follow the state; reaching this is a bug, not bad data.
+            assertionFailure("\(error)")
+            logger.error("internal error applying an event", metadata: ["error": "\(error.message)"])
+            return
+        }
+        if journaling { shared.pending.append(event) }
+        shared.metrics.events += 1
+        logger.debug(
+            "event", metadata: ["seq": "\(event.sequence)", "kind": "\(kind)", "node": "\(event.node ?? "")"])
+        options.onEvent?(event)
+    }
+
+    // MARK: Node context
+
+    func output(of name: String) throws(FlowError) -> Data? {
+        guard let index = dag.index(of: name) else {
+            throw FlowError(.unknownNode, "workflow \(key) has no node \(Names.quoted(name))")
+        }
+        return shared.withLock { shared in
+            let node = shared.state.nodes[index]
+            return node.status == .completed ? (node.output ?? Data()) : nil
+        }
+    }
+
+    func value(forKey key: String) -> Data? {
+        shared.withLock { $0.state.data[key] }
+    }
+
+    func setValue(_ value: Data?, forKey key: String) async throws {
+        guard !key.isEmpty, key.utf8.count <= 1024 else {
+            throw FlowError(.invalidArgument, "data key must be 1 to 1024 bytes long")
+        }
+        try PayloadLimits.check(
+            value?.count ?? 0, limit: options.limits.maxDataValueBytes, what: "data value \(Names.quoted(key))")
+        let sequence = shared.withLock { shared in
+            emit(&shared, .dataSet, key: key, payload: value)
+            return shared.state.lastSequence
+        }
+        if options.persistence == .node { try await persister.commit(upTo: sequence) }
+    }
+
+    static func describe(_ error: any Error) -> String {
+        let text = (error as? FlowError)?.description ?? String(describing: error)
+        let limit = 16 << 10
+        guard text.utf8.count > limit else { return text }
+        let kept = String(decoding: text.utf8.prefix(limit), as: UTF8.self)
+        return kept + "… (\(text.utf8.count - limit) more bytes not stored)"
+    }
+}
+
+extension Error {
+    /// The one-line message of a ``FlowError``, or the error's description.
+    var message: String { (self as? FlowError)?.message ?? String(describing: self) }
+}
