@@ -5,6 +5,20 @@
 
 #include "FBSchema.h"
 
+// libstdc++ 12's std::stable_sort (instantiated by the generated CreateVectorOfSortedTables)
+// calls its own deprecated std::get_temporary_buffer, which newer clang reports even inside the
+// system header. Include <algorithm> first, with that one warning off for the system headers
+// only; our own code keeps every warning.
+#if defined(__clang__)
+#pragma clang diagnostic push
+#pragma clang diagnostic ignored "-Wdeprecated-declarations"
+#endif
+#include <algorithm>
+#include <memory>
+#if defined(__clang__)
+#pragma clang diagnostic pop
+#endif
+
 #include <flatbuffers/flatbuffers.h>
 
 #include <cstddef>
