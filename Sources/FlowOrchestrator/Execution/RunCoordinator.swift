@@ -1,6 +1,5 @@
 import Foundation
 import Logging
-import Synchronization
 
 /// One run of a workflow: schedules the nodes, records every change as an event and persists
 /// the events as the strategy says.
@@ -45,7 +44,7 @@ final class RunCoordinator: Sendable {
     private let levels: [[Int]]
     private let levelOf: [Int]
     private let journaling: Bool
-    private let shared: Mutex<Shared>
+    private let shared: Locked<Shared>
     private let queue = ReadyQueue()
     private let persister: Persister
 
@@ -72,14 +71,13 @@ final class RunCoordinator: Sendable {
         self.levelOf = levelOf
         let journaling = options.persistence == .node && store.supportsJournal
         self.journaling = journaling
-        self.shared = Mutex(
+        let shared = Locked(
             Shared(
                 state: state,
                 remaining: [Int32](repeating: 0, count: dag.count),
                 active: [Bool](repeating: false, count: dag.count),
                 levelRemaining: [Int](repeating: 0, count: levels.count)))
-
-        let shared = self.shared
+        self.shared = shared
         let durability = options.durability
         self.persister = Persister(
             durable: state.lastSequence, describe: "workflow \(key)",

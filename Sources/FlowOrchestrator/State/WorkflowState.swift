@@ -33,11 +33,12 @@ public struct WorkflowState: Sendable, Equatable, Codable {
     /// The workflow's shared key-value data.
     public var data: [String: Data]
 
-    /// A new pending workflow.
+    /// A new pending workflow, created now unless `createdAt` says otherwise.
     public init(
         id: String, tenant: String, fingerprint: String, nodeNames: [String], input: Data = Data(),
-        definition: Data? = nil, createdAt: Date = .nowMicroseconds()
+        definition: Data? = nil, createdAt: Date? = nil
     ) {
+        let createdAt = createdAt ?? .nowMicroseconds()
         self.formatVersion = Self.currentFormatVersion
         self.id = id
         self.tenant = tenant

@@ -1,0 +1,103 @@
+import Foundation
+import Synchronization
+
+@testable import FlowOrchestrator
+
+/// A thread-safe log of what node actions did, for assertions.
+final class Recorder: Sendable {
+    private let entries = Mutex<[String]>([])
+    private let inFlight = Mutex<(now: Int, peak: Int)>((0, 0))
+
+    func record(_ entry: String) { entries.withLock { $0.append(entry) } }
+    var all: [String] { entries.withLock { $0 } }
+    func count(_ entry: String) -> Int { all.count { $0 == entry } }
+    func position(_ entry: String) -> Int? { all.firstIndex(of: entry) }
+
+    /// Counts the action as running for the duration of `body`, tracking the peak.
+    func running<T>(_ body: () async throws -> T) async rethrows -> T {
+        inFlight.withLock { state in
+            state.now += 1
+            state.peak = max(state.peak, state.now)
+        }
+        defer { inFlight.withLock { $0.now -= 1 } }
+        return try await body()
+    }
+
+    var peak: Int { inFlight.withLock { $0.peak } }
+}
+
+/// A store wrapper that counts calls and can check what was durable when.
+final class CountingStore: WorkflowStore {
+    let inner = InMemoryStore()
+    private let counts = Mutex<(saves: Int, appends: Int, appendedEvents: Int)>((0, 0, 0))
+    let journal: Bool
+
+    init(journal: Bool = true) { self.journal = journal }
+
+    var saves: Int { counts.withLock { $0.saves } }
+    var appends: Int { counts.withLock { $0.appends } }
+    var supportsJournal: Bool { journal }
+
+    func save(_ state: WorkflowState, durability: Durability) async throws {
+        counts.withLock { $0.saves += 1 }
+        try await inner.save(state, durability: durability)
+    }
+
+    func load(_ key: WorkflowKey) async throws -> WorkflowState { try await inner.load(key) }
+    func list(_ query: WorkflowQuery) async throws -> WorkflowPage { try await inner.list(query) }
+    func delete(_ key: WorkflowKey) async throws { try await inner.delete(key) }
+
+    func append(_ events: [WorkflowEvent], to key: WorkflowKey, durability: Durability) async throws {
+        counts.withLock {
+            $0.appends += 1
+            $0.appendedEvents += events.count
+        }
+        try await inner.append(events, to: key, durability: durability)
+    }
+
+    func acquireWriter(_ key: WorkflowKey) async throws -> any WorkflowLease {
+        try await inner.acquireWriter(key)
+    }
+}
+
+/// A store whose writes fail after the first `allowed` ones.
+final class FailingStore: WorkflowStore {
+    let inner = InMemoryStore()
+    private let writes = Mutex(0)
+    let allowed: Int
+
+    init(allowedWrites: Int) { allowed = allowedWrites }
+
+    var supportsJournal: Bool { true }
+
+    private func charge() throws {
+        let n = writes.withLock { count in
+            count += 1
+            return count
+        }
+        if n > allowed { throw FlowError(.io, "injected write failure \(n)") }
+    }
+
+    func save(_ state: WorkflowState, durability: Durability) async throws {
+        try charge()
+        try await inner.save(state, durability: durability)
+    }
+
+    func load(_ key: WorkflowKey) async throws -> WorkflowState { try await inner.load(key) }
+    func list(_ query: WorkflowQuery) async throws -> WorkflowPage { try await inner.list(query) }
+    func delete(_ key: WorkflowKey) async throws { try await inner.delete(key) }
+
+    func append(_ events: [WorkflowEvent], to key: WorkflowKey, durability: Durability) async throws {
+        try charge()
+        try await inner.append(events, to: key, durability: durability)
+    }
+
+    func acquireWriter(_ key: WorkflowKey) async throws -> any WorkflowLease {
+        try await inner.acquireWriter(key)
+    }
+}
+
+struct TestFailure: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
