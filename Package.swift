@@ -41,10 +41,16 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .target(
+            name: "FlowBenchKit",
+            dependencies: ["FlowOrchestrator"],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "flowctl",
             dependencies: [
                 "FlowOrchestrator",
+                "FlowBenchKit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
@@ -76,6 +82,7 @@ if ProcessInfo.processInfo.environment["FLOW_BENCHMARKS"] != nil {
             name: "FlowBenchmarks",
             dependencies: [
                 "FlowOrchestrator",
+                "FlowBenchKit",
                 .product(name: "Benchmark", package: "benchmark"),
             ],
             path: "Benchmarks/FlowBenchmarks",

@@ -107,3 +107,10 @@ public struct FlowError: Error, Sendable, CustomStringConvertible {
         return message
     }
 }
+
+extension Error {
+    /// The error as a ``FlowError``; other errors become `io` errors carrying them as cause.
+    var asFlowError: FlowError {
+        (self as? FlowError) ?? FlowError(.io, String(describing: self), cause: self)
+    }
+}

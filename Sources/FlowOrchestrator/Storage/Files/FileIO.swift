@@ -1,0 +1,225 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// File operations built on a ``FileLayer``: whole-buffer writes that survive short writes and
+/// `EINTR`, bounded reads, atomic replacement. Every failure becomes a ``FlowError`` naming the
+/// path and what the system said.
+struct FileIO: Sendable {
+    let layer: any FileLayer
+
+    /// Retries `call` while it fails with `EINTR`.
+    @inline(__always)
+    static func retrying<T>(_ call: () -> Result<T, Errno>) -> Result<T, Errno> {
+        while true {
+            let result = call()
+            if case .failure(let errno) = result, errno == .interrupted { continue }
+            return result
+        }
+    }
+
+    static func ioError(_ action: String, _ path: String, _ errno: Errno) -> FlowError {
+        FlowError(.io, "\(action) \(path): \(errno)", cause: errno)
+    }
+
+    func open(_ path: String, _ flags: Int32, mode: mode_t = 0o644) throws -> Int32 {
+        switch Self.retrying({ layer.open(path, flags, mode) }) {
+        case .success(let fd): return fd
+        case .failure(let errno): throw Self.ioError("opening", path, errno)
+        }
+    }
+
+    /// Opens `path` for reading; nil when it does not exist.
+    func openIfExists(_ path: String) throws -> Int32? {
+        switch Self.retrying({ layer.open(path, O_RDONLY, 0) }) {
+        case .success(let fd): return fd
+        case .failure(let errno) where errno == .notFound: return nil
+        case .failure(let errno): throw Self.ioError("opening", path, errno)
+        }
+    }
+
+    func close(_ fd: Int32) {
+        _ = layer.close(fd)
+    }
+
+    /// Writes all of `bytes` at the file position, looping over short writes.
+    func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, path: String) throws {
+        var done = 0
+        while done < bytes.count {
+            let rest = UnsafeRawBufferPointer(rebasing: bytes[done...])
+            switch Self.retrying({ layer.write(fd, rest) }) {
+            case .success(let written) where written > 0: done += written
+            case .success: throw FlowError(.io, "writing \(path): the system wrote nothing")
+            case .failure(let errno): throw Self.ioError("writing", path, errno)
+            }
+        }
+    }
+
+    /// Writes all of `bytes` at `offset`, looping over short writes.
+    func pwriteAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, at offset: Int64, path: String) throws {
+        var done = 0
+        while done < bytes.count {
+            let rest = UnsafeRawBufferPointer(rebasing: bytes[done...])
+            switch Self.retrying({ layer.pwrite(fd, rest, offset + Int64(done)) }) {
+            case .success(let written) where written > 0: done += written
+            case .success: throw FlowError(.io, "writing \(path): the system wrote nothing")
+            case .failure(let errno): throw Self.ioError("writing", path, errno)
+            }
+        }
+    }
+
+    func sync(_ fd: Int32, path: String, dataOnly: Bool = false) throws {
+        let result = Self.retrying { dataOnly ? layer.fdatasync(fd) : layer.fsync(fd) }
+        if case .failure(let errno) = result { throw Self.ioError("syncing", path, errno) }
+    }
+
+    func size(_ fd: Int32, path: String) throws -> Int64 {
+        switch layer.fileSize(fd) {
+        case .success(let size): return size
+        case .failure(let errno): throw Self.ioError("reading the size of", path, errno)
+        }
+    }
+
+    func truncate(_ fd: Int32, to length: Int64, path: String) throws {
+        if case .failure(let errno) = Self.retrying({ layer.ftruncate(fd, length) }) {
+            throw Self.ioError("truncating", path, errno)
+        }
+    }
+
+    /// Reads the whole file into an aligned buffer, refusing files larger than `limit` bytes.
+    /// Nil when the file does not exist.
+    func readFile(_ path: String, limit: Int) throws -> AlignedBuffer? {
+        guard let fd = try openIfExists(path) else { return nil }
+        defer { close(fd) }
+        let size = try self.size(fd, path: path)
+        guard size <= Int64(limit) else {
+            throw FlowError(.corruptData, "\(path): file is \(size) bytes, over the limit of \(limit) bytes")
+        }
+        let buffer = AlignedBuffer(count: Int(size))
+        var done = 0
+        while done < buffer.count {
+            let rest = UnsafeMutableRawBufferPointer(rebasing: buffer.mutableBytes[done...])
+            switch Self.retrying({ layer.pread(fd, rest, Int64(done)) }) {
+            case .success(let read) where read > 0: done += read
+            case .success: throw FlowError(.corruptData, "\(path): file shrank while being read")
+            case .failure(let errno): throw Self.ioError("reading", path, errno)
+            }
+        }
+        return buffer
+    }
+
+    /// Replaces `path` with `bytes` so that a crash leaves the old file or the new one, never a
+    /// mix: write a temporary file, sync it, rename it over `path`, sync the directory. With
+    /// `durability` buffered the syncs are skipped (the rename stays atomic for process crashes).
+    func replaceAtomically(
+        _ path: String, with bytes: UnsafeRawBufferPointer, durability: Durability
+    ) throws {
+        let temporary = path + ".tmp"
+        try writeTemporary(temporary, bytes: bytes, durability: durability)
+        try rename(temporary, to: path)
+        if durability == .fsync { try syncDirectory(Self.parent(of: path)) }
+    }
+
+    /// Writes a complete temporary file (synced unless buffered), removing it on failure.
+    func writeTemporary(_ path: String, bytes: UnsafeRawBufferPointer, durability: Durability) throws {
+        let fd = try open(path, O_WRONLY | O_CREAT | O_TRUNC)
+        do {
+            try writeAll(fd, bytes, path: path)
+            if durability == .fsync { try sync(fd, path: path) }
+        } catch {
+            close(fd)
+            _ = layer.unlink(path)
+            throw error
+        }
+        if case .failure(let errno) = layer.close(fd) {
+            _ = layer.unlink(path)
+            throw Self.ioError("closing", path, errno)
+        }
+    }
+
+    func rename(_ from: String, to: String) throws {
+        if case .failure(let errno) = Self.retrying({ layer.rename(from, to) }) {
+            throw Self.ioError("renaming \(from) to", to, errno)
+        }
+    }
+
+    /// Makes the directory's entries (new, renamed or removed files) durable.
+    func syncDirectory(_ path: String) throws {
+        let fd = try open(path, O_RDONLY | O_DIRECTORY)
+        defer { close(fd) }
+        try sync(fd, path: path)
+    }
+
+    /// Creates `path` and its missing parents; syncs each parent that gained an entry.
+    func makeDirectories(_ path: String, durability: Durability) throws {
+        if layer.isDirectory(path) { return }
+        let parent = Self.parent(of: path)
+        if parent != path { try makeDirectories(parent, durability: durability) }
+        switch Self.retrying({ layer.mkdir(path, 0o755) }) {
+        case .success:
+            if durability == .fsync { try syncDirectory(parent) }
+        case .failure(let errno) where errno == .exists:
+            break
+        case .failure(let errno):
+            throw Self.ioError("creating directory", path, errno)
+        }
+    }
+
+    /// Removes a file; a missing file is fine.
+    func remove(_ path: String) throws {
+        switch Self.retrying({ layer.unlink(path) }) {
+        case .success: return
+        case .failure(let errno) where errno == .notFound: return
+        case .failure(let errno): throw Self.ioError("removing", path, errno)
+        }
+    }
+
+    /// Removes a directory and everything in it.
+    func removeTree(_ path: String) throws {
+        if case .success(let names) = layer.listDirectory(path) {
+            for name in names {
+                let child = path + "/" + name
+                if layer.isDirectory(child) { try removeTree(child) } else { try remove(child) }
+            }
+        }
+        switch Self.retrying({ layer.rmdir(path) }) {
+        case .success: return
+        case .failure(let errno) where errno == .notFound: return
+        case .failure(let errno): throw Self.ioError("removing directory", path, errno)
+        }
+    }
+
+    /// The names in a directory, sorted; empty when it does not exist.
+    func list(_ path: String) throws -> [String] {
+        switch layer.listDirectory(path) {
+        case .success(let names): return names.sorted()
+        case .failure(let errno) where errno == .notFound: return []
+        case .failure(let errno): throw Self.ioError("listing", path, errno)
+        }
+    }
+
+    func isDirectory(_ path: String) -> Bool { layer.isDirectory(path) }
+
+    static func parent(of path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return "." }
+        return slash == path.startIndex ? "/" : String(path[..<slash])
+    }
+}
+
+/// Heap memory aligned for FlatBuffers (16 bytes), freed with its owner.
+final class AlignedBuffer: @unchecked Sendable {
+    let mutableBytes: UnsafeMutableRawBufferPointer
+
+    init(count: Int) {
+        mutableBytes = .allocate(byteCount: max(count, 1), alignment: 16)
+        self.count = count
+    }
+
+    let count: Int
+
+    var bytes: UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(start: mutableBytes.baseAddress, count: count)
+    }
+
+    deinit { mutableBytes.deallocate() }
+}

@@ -1,0 +1,371 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What the file stores share: the directory layout `ROOT/TENANT/WORKFLOW_ID/`, atomic snapshot
+/// replacement, the writer lock, listing from summaries, retention, stats, verification and
+/// multi-workflow transactions. The snapshot encoding is the ``SnapshotFormat``'s business.
+final class FileStoreEngine: Sendable {
+    let root: String
+    let io: FileIO
+    let format: any SnapshotFormat
+    /// The largest snapshot file read.
+    let maxFileBytes: Int
+
+    private static let transactionDirectory = ".txn"
+
+    init(root: String, format: any SnapshotFormat, layer: any FileLayer, maxFileBytes: Int) throws {
+        self.root = Self.absolute(root)
+        self.io = FileIO(layer: layer)
+        self.format = format
+        self.maxFileBytes = maxFileBytes
+        try io.makeDirectories(self.root, durability: .fsync)
+        try recoverTransactions()
+    }
+
+    /// `path` made absolute against the working directory, without a trailing slash.
+    static func absolute(_ path: String) -> String {
+        var path = path
+        if !path.hasPrefix("/") {
+            let cwd = FileManager.default.currentDirectoryPath
+            path = path == "." ? cwd : "\(cwd)/\(path.hasPrefix("./") ? String(path.dropFirst(2)) : path)"
+        }
+        while path.count > 1, path.hasSuffix("/") { path.removeLast() }
+        return path
+    }
+
+    func directory(_ key: WorkflowKey) -> String { "\(root)/\(key.tenant)/\(key.id)" }
+
+    // MARK: Snapshots
+
+    /// Writes `state`'s snapshot, then its summary, each atomically.
+    func save(_ state: WorkflowState, durability: Durability) throws {
+        let key = try WorkflowKey(tenant: state.tenant, id: state.id)
+        let directory = directory(key)
+        try io.makeDirectories(directory, durability: durability)
+        let (snapshot, name) = try format.encode(state)
+        try snapshot.withUnsafeBytes { bytes in
+            try io.replaceAtomically("\(directory)/\(name)", with: bytes, durability: durability)
+        }
+        for other in format.snapshotFileNames where other != name {
+            try io.remove("\(directory)/\(other)")
+        }
+        try writeSummary(WorkflowSummary(state, storedBytes: snapshot.count), in: directory, durability: durability)
+    }
+
+    func writeSummary(_ summary: WorkflowSummary, in directory: String, durability: Durability) throws {
+        let bytes = try format.encodeSummary(summary)
+        try bytes.withUnsafeBytes { bytes in
+            try io.replaceAtomically("\(directory)/\(format.summaryFileName)", with: bytes, durability: durability)
+        }
+    }
+
+    /// The snapshot of `key`, with the path it came from; nil when none is stored.
+    func loadSnapshot(_ key: WorkflowKey) throws -> (state: WorkflowState, path: String, bytes: Int)? {
+        let directory = directory(key)
+        for name in format.snapshotFileNames {
+            let path = "\(directory)/\(name)"
+            guard let buffer = try io.readFile(path, limit: maxFileBytes) else { continue }
+            let state = try format.decode(buffer, path: path).validated(path: path)
+            guard state.id == key.id, state.tenant == key.tenant else {
+                throw FlowError(.corruptData, "\(path): holds workflow \(state.tenant)/\(state.id), not \(key)")
+            }
+            return (state, path, buffer.count)
+        }
+        return nil
+    }
+
+    func load(_ key: WorkflowKey) throws -> WorkflowState {
+        guard let (state, _, _) = try loadSnapshot(key) else {
+            throw FlowError(.notFound, "workflow \(key) not found in \(root)")
+        }
+        return state
+    }
+
+    func exists(_ key: WorkflowKey) -> Bool {
+        format.snapshotFileNames.contains { access("\(directory(key))/\($0)", F_OK) == 0 }
+    }
+
+    // MARK: Listing
+
+    /// The summary of `key`: from its summary file, or from its snapshot when the summary is
+    /// missing or unreadable. Nil when neither can be read.
+    func summary(_ key: WorkflowKey) -> WorkflowSummary? {
+        let directory = directory(key)
+        let path = "\(directory)/\(format.summaryFileName)"
+        if let buffer = try? io.readFile(path, limit: 1 << 20),
+            let summary = try? format.decodeSummary(buffer, path: path),
+            summary.id == key.id, summary.tenant == key.tenant
+        {
+            return summary
+        }
+        guard let (state, _, bytes) = try? loadSnapshot(key) else { return nil }
+        return WorkflowSummary(state, storedBytes: bytes)
+    }
+
+    /// The keys in the store, in (tenant, ID) order, optionally of one tenant only.
+    func keys(tenant: String? = nil) throws -> [WorkflowKey] {
+        let tenants = try tenant.map { [$0] } ?? io.list(root)
+        var keys: [WorkflowKey] = []
+        for tenant in tenants where Names.problem(with: tenant) == nil {
+            for id in try io.list("\(root)/\(tenant)") where Names.problem(with: id) == nil {
+                let key = WorkflowKey(uncheckedTenant: tenant, id: id)
+                if io.isDirectory(directory(key)) { keys.append(key) }
+            }
+        }
+        return keys
+    }
+
+    /// One page of summaries. Keys before the cursor are passed over without reading anything;
+    /// workflows whose files cannot be read are left out here and reported by ``verify()``.
+    func list(_ query: WorkflowQuery) throws -> WorkflowPage {
+        var items: [WorkflowSummary] = []
+        for key in try keys(tenant: query.tenant) where query.isAfterCursor(key) {
+            guard let summary = summary(key), query.matches(summary) else { continue }
+            if items.count == query.limit {
+                return WorkflowPage(items: items, nextCursor: WorkflowQuery.cursor(after: WorkflowKey.unchecked(items[items.count - 1])))
+            }
+            items.append(summary)
+        }
+        return WorkflowPage(items: items, nextCursor: nil)
+    }
+
+    // MARK: Removal and retention
+
+    /// Removes `key`'s workflow; refuses while another writer holds it.
+    func delete(_ key: WorkflowKey) throws {
+        guard exists(key) else { throw FlowError(.notFound, "workflow \(key) not found in \(root)") }
+        let lock = try WriterLock.acquire(directory: directory(key), key: key, io: io)
+        defer { lock.releaseNow() }
+        try removeLocked(key)
+    }
+
+    /// Removes `key`'s directory; the caller holds its writer lock.
+    func removeLocked(_ key: WorkflowKey) throws {
+        try io.removeTree(directory(key))
+        try io.syncDirectory("\(root)/\(key.tenant)")
+    }
+
+    /// Deletes finished workflows last changed before `cutoff`; returns their keys. Workflows
+    /// whose writer is active are left alone.
+    func purge(finishedBefore cutoff: Date, tenant: String?) throws -> [WorkflowKey] {
+        var removed: [WorkflowKey] = []
+        for key in try keys(tenant: tenant) {
+            guard let summary = summary(key), summary.status.isFinished, summary.updatedAt < cutoff else { continue }
+            do {
+                try delete(key)
+                removed.append(key)
+            } catch let error as FlowError where error.code == .locked || error.code == .notFound {
+                continue
+            }
+        }
+        return removed
+    }
+
+    // MARK: Stats and verification
+
+    func stats() throws -> StoreStats {
+        var stats = StoreStats()
+        var tenants = Set<String>()
+        for key in try keys() {
+            guard let summary = summary(key) else {
+                stats.unreadable += 1
+                continue
+            }
+            tenants.insert(key.tenant)
+            stats.workflows += 1
+            stats.nodes += summary.nodeCount
+            stats.workflowsByStatus[summary.status, default: 0] += 1
+            for name in try io.list(directory(key)) {
+                stats.bytes += fileSize("\(directory(key))/\(name)")
+            }
+        }
+        stats.tenants = tenants.count
+        return stats
+    }
+
+    private func fileSize(_ path: String) -> Int {
+        var info = stat()
+        return stat(path, &info) == 0 ? Int(info.st_size) : 0
+    }
+
+    /// Reads every file of every workflow and reports each problem with its file (and offset,
+    /// in the message, where the format can tell). `extra` checks a workflow's other files.
+    func verify(extra: (WorkflowKey, String) -> [StoreProblem] = { _, _ in [] }) throws -> [StoreProblem] {
+        var problems: [StoreProblem] = []
+        for tenant in try io.list(root) where tenant != Self.transactionDirectory {
+            if let problem = Names.problem(with: tenant) {
+                problems.append(StoreProblem(path: "\(root)/\(tenant)", message: "tenant directory name \(problem)"))
+            }
+        }
+        for name in try io.list("\(root)/\(Self.transactionDirectory)") {
+            problems.append(
+                StoreProblem(path: "\(root)/\(Self.transactionDirectory)/\(name)", message: "unfinished transaction"))
+        }
+        for key in try keys() {
+            let directory = directory(key)
+            let names = try io.list(directory)
+            for name in names where name.hasSuffix(".tmp") || name.contains(".txn-") {
+                problems.append(StoreProblem(path: "\(directory)/\(name)", message: "leftover temporary file"))
+            }
+            var hasSnapshot = false
+            do {
+                hasSnapshot = try loadSnapshot(key) != nil
+            } catch {
+                hasSnapshot = true
+                problems.append(StoreProblem(error: error.asFlowError))
+            }
+            if !hasSnapshot, names.contains(where: { $0 != "lock" && $0 != "logs" }) {
+                problems.append(StoreProblem(path: directory, message: "no snapshot"))
+            }
+            let summaryPath = "\(directory)/\(format.summaryFileName)"
+            do {
+                if let buffer = try io.readFile(summaryPath, limit: 1 << 20) {
+                    _ = try format.decodeSummary(buffer, path: summaryPath)
+                }
+            } catch {
+                problems.append(StoreProblem(error: error.asFlowError))
+            }
+            problems += extra(key, directory)
+        }
+        return problems
+    }
+
+    // MARK: Transactions
+
+    /// Saves every state or none: each snapshot and summary is written to a temporary file and
+    /// synced, then an intent record naming every rename is made durable, then the renames run.
+    /// A crash before the intent is durable leaves the old states; after it, opening the store
+    /// finishes the renames.
+    func saveAll(_ states: [WorkflowState], durability: Durability) throws {
+        let transaction = "\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
+        var renames: [[String]] = []
+        var keys = Set<WorkflowKey>()
+        for state in states {
+            let key = try WorkflowKey(tenant: state.tenant, id: state.id)
+            guard keys.insert(key).inserted else {
+                throw FlowError(.invalidArgument, "transaction saves workflow \(key) twice")
+            }
+        }
+        do {
+            for state in states {
+                let key = try WorkflowKey(tenant: state.tenant, id: state.id)
+                let directory = directory(key)
+                try io.makeDirectories(directory, durability: .fsync)
+                let (snapshot, name) = try format.encode(state)
+                let summary = try format.encodeSummary(WorkflowSummary(state, storedBytes: snapshot.count))
+                for (bytes, target) in [(snapshot, name), (summary, format.summaryFileName)] {
+                    let temporary = "\(directory)/\(target).txn-\(transaction)"
+                    try bytes.withUnsafeBytes { bytes in
+                        try io.writeTemporary(temporary, bytes: bytes, durability: .fsync)
+                    }
+                    renames.append([temporary, "\(directory)/\(target)"])
+                }
+                for other in format.snapshotFileNames where other != name {
+                    renames.append(["", "\(directory)/\(other)"])
+                }
+            }
+        } catch {
+            for rename in renames where !rename[0].isEmpty { try? io.remove(rename[0]) }
+            throw error
+        }
+        let intentDirectory = "\(root)/\(Self.transactionDirectory)"
+        try io.makeDirectories(intentDirectory, durability: .fsync)
+        let intentPath = "\(intentDirectory)/\(transaction).json"
+        let intent: [UInt8]
+        do {
+            intent = Array(try JSONEncoder().encode(renames))
+        } catch {
+            throw FlowError(.io, "encoding transaction intent: \(error)")
+        }
+        try intent.withUnsafeBytes { bytes in
+            try io.replaceAtomically(intentPath, with: bytes, durability: .fsync)
+        }
+        try apply(renames)
+        try io.remove(intentPath)
+        if durability == .fsync { try io.syncDirectory(intentDirectory) }
+    }
+
+    private func apply(_ renames: [[String]]) throws {
+        var directories = Set<String>()
+        for rename in renames where rename.count == 2 {
+            if rename[0].isEmpty {
+                try io.remove(rename[1])
+            } else if access(rename[0], F_OK) == 0 {
+                try io.rename(rename[0], to: rename[1])
+            }
+            directories.insert(FileIO.parent(of: rename[1]))
+        }
+        for directory in directories.sorted() { try io.syncDirectory(directory) }
+    }
+
+    /// Finishes transactions whose intent became durable before a crash.
+    private func recoverTransactions() throws {
+        let intentDirectory = "\(root)/\(Self.transactionDirectory)"
+        for name in try io.list(intentDirectory) {
+            let path = "\(intentDirectory)/\(name)"
+            if name.hasSuffix(".tmp") {
+                try io.remove(path)  // an intent never made durable: the transaction did not happen
+                continue
+            }
+            guard let buffer = try io.readFile(path, limit: 64 << 20),
+                let renames = try? JSONDecoder().decode([[String]].self, from: Data(buffer.bytes))
+            else {
+                throw FlowError(.corruptData, "\(path): unreadable transaction intent; remove it by hand to open the store")
+            }
+            for rename in renames {
+                guard rename.count == 2, rename.allSatisfy({ $0.isEmpty || $0.hasPrefix(root + "/") }) else {
+                    throw FlowError(.corruptData, "\(path): transaction intent names a path outside the store")
+                }
+            }
+            try apply(renames)
+            try io.remove(path)
+        }
+    }
+}
+
+/// Counts over a whole store.
+public struct StoreStats: Sendable, Equatable {
+    /// Workflows stored.
+    public var workflows = 0
+    /// Tenants with at least one workflow.
+    public var tenants = 0
+    /// Nodes over all workflows.
+    public var nodes = 0
+    /// Workflows per status.
+    public var workflowsByStatus: [WorkflowStatus: Int] = [:]
+    /// Bytes of every file of every workflow.
+    public var bytes = 0
+    /// Workflows whose files could not be read (see `verify`).
+    public var unreadable = 0
+    /// Torn or corrupt journal tails cut when workflows were opened by this store object.
+    public var journalTailsCut = 0
+}
+
+/// One problem `verify` found.
+public struct StoreProblem: Sendable, Equatable, CustomStringConvertible {
+    /// The file (or directory) with the problem.
+    public var path: String
+    /// What is wrong, with the byte offset where the format can tell.
+    public var message: String
+
+    public init(path: String, message: String) {
+        self.path = path
+        self.message = message
+    }
+
+    init(error: FlowError) {
+        // File errors start with the path they concern.
+        if error.message.hasPrefix("/"), let colon = error.message.range(of: ": ") {
+            path = String(error.message[..<colon.lowerBound])
+            message = String(error.message[colon.upperBound...])
+        } else {
+            path = ""
+            message = error.message
+        }
+    }
+
+    public var description: String { path.isEmpty ? message : "\(path): \(message)" }
+}

@@ -1,0 +1,74 @@
+import Foundation
+
+/// What every file store offers: the layout `ROOT/TENANT/WORKFLOW_ID/`, atomic snapshot
+/// replacement (temporary file, fsync, rename, fsync of the directory), one writer per workflow
+/// across processes (an advisory lock naming the holder's pid), listing from small summary files,
+/// retention, stats, verification and multi-workflow transactions.
+///
+/// Use ``FlatBuffersStore`` (durable default) or ``JSONFileStore`` (readable baseline).
+public class FileWorkflowStore: WorkflowStore, @unchecked Sendable {
+    // @unchecked: every stored property is an immutable reference to a Sendable object.
+    let engine: FileStoreEngine
+
+    init(engine: FileStoreEngine) {
+        self.engine = engine
+    }
+
+    /// The store's root directory, absolute.
+    public var directory: String { engine.root }
+
+    public var supportsJournal: Bool { false }
+
+    /// Replaces the workflow's snapshot atomically; durable on return when `durability` is
+    /// `fsync` (file and directory synced). A crash during the call leaves the old snapshot or
+    /// the new one.
+    public func save(_ state: WorkflowState, durability: Durability) async throws {
+        try engine.save(state, durability: durability)
+    }
+
+    /// The workflow's state; `notFound`, or `corruptData` naming the file and offset.
+    public func load(_ key: WorkflowKey) async throws -> WorkflowState {
+        try engine.load(key)
+    }
+
+    /// One page of workflows, answered from summary files without reading snapshots. Workflows
+    /// whose files cannot be read are left out (``verify()`` reports them).
+    public func list(_ query: WorkflowQuery) async throws -> WorkflowPage {
+        try engine.list(query)
+    }
+
+    /// Removes the workflow's directory; refused (`locked`) while a writer holds it.
+    public func delete(_ key: WorkflowKey) async throws {
+        try engine.delete(key)
+    }
+
+    /// Takes the workflow's writer lock; `locked` names the holder's pid. The lock is released
+    /// by the lease, or by the kernel when the holder dies.
+    public func acquireWriter(_ key: WorkflowKey) async throws -> any WorkflowLease {
+        try WriterLock.acquire(directory: engine.directory(key), key: key, io: engine.io)
+    }
+
+    /// Saves every state or none, even across a crash: all files are written and synced aside,
+    /// an intent record is made durable, then the files are renamed into place. A store opened
+    /// after a crash finishes any transaction whose intent is durable. Durable on return.
+    public func saveAll(_ states: [WorkflowState], durability: Durability = .fsync) async throws {
+        try engine.saveAll(states, durability: durability)
+    }
+
+    /// Deletes finished workflows last changed before `cutoff`, skipping any with an active
+    /// writer; returns what was deleted.
+    public func purge(finishedBefore cutoff: Date, tenant: String? = nil) async throws -> [WorkflowKey] {
+        try engine.purge(finishedBefore: cutoff, tenant: tenant)
+    }
+
+    /// Counts and bytes over the whole store.
+    public func stats() async throws -> StoreStats {
+        try engine.stats()
+    }
+
+    /// Reads every file and reports each problem with its path and offset; an empty list means
+    /// the store is sound.
+    public func verify() async throws -> [StoreProblem] {
+        try engine.verify()
+    }
+}

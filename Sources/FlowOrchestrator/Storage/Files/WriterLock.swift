@@ -1,0 +1,81 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Synchronization
+
+/// The single-writer lock of one workflow: an advisory `flock` on `DIR/lock`, which also holds
+/// the holder's pid so that a refused writer can name it. The kernel drops the lock when the
+/// holder dies, so a crash never leaves a stale lock behind.
+final class WriterLock: WorkflowLease {
+    private let fd: Mutex<Int32?>
+    private let io: FileIO
+
+    private init(fd: Int32, io: FileIO) {
+        self.fd = Mutex(fd)
+        self.io = io
+    }
+
+    /// Takes the lock of the workflow whose directory is `directory`, or throws `locked` naming
+    /// the holder's pid.
+    static func acquire(directory: String, key: WorkflowKey, io: FileIO) throws -> WriterLock {
+        try io.makeDirectories(directory, durability: .buffered)
+        let path = directory + "/lock"
+        let fd = try io.open(path, O_RDWR | O_CREAT)
+        switch FileIO.retrying({ io.layer.flock(fd, LOCK_EX | LOCK_NB) }) {
+        case .success:
+            break
+        case .failure(let errno):
+            let holder = readHolder(fd, io: io)
+            io.close(fd)
+            if errno == .wouldBlock {
+                throw FlowError(
+                    .locked, "workflow \(key) is being written by another runner (\(holder)); wait for it to finish")
+            }
+            throw FileIO.ioError("locking", path, errno)
+        }
+        let pid = Array("pid \(getpid())\n".utf8)
+        do {
+            try io.truncate(fd, to: 0, path: path)
+            try pid.withUnsafeBytes { bytes in try io.pwriteAll(fd, bytes, at: 0, path: path) }
+        } catch {
+            io.close(fd)
+            throw error
+        }
+        return WriterLock(fd: fd, io: io)
+    }
+
+    private static func readHolder(_ fd: Int32, io: FileIO) -> String {
+        var bytes = [UInt8](repeating: 0, count: 64)
+        let count = bytes.withUnsafeMutableBytes { buffer in
+            (try? io.layer.pread(fd, buffer, 0).get()) ?? 0
+        }
+        let text = String(decoding: bytes.prefix(count), as: UTF8.self)
+            .trimmingCharacters(in: [" ", "\n"])
+        return text.isEmpty ? "pid unknown" : text
+    }
+
+    func release() async {
+        releaseNow()
+    }
+
+    func releaseNow() {
+        let held = fd.withLock { fd in
+            defer { fd = nil }
+            return fd
+        }
+        guard let held else { return }
+        _ = io.layer.flock(held, LOCK_UN)
+        io.close(held)
+    }
+
+    deinit { releaseNow() }
+}
+
+extension String {
+    fileprivate func trimmingCharacters(in set: Set<Character>) -> String {
+        var slice = self[...]
+        while let first = slice.first, set.contains(first) { slice = slice.dropFirst() }
+        while let last = slice.last, set.contains(last) { slice = slice.dropLast() }
+        return String(slice)
+    }
+}

@@ -1,0 +1,79 @@
+import FBSchema
+import Foundation
+
+/// Strings and blobs gathered into one byte array, addressed by `fbs_slice`s, so that a whole
+/// snapshot or batch of records crosses into C in one call.
+struct Arena {
+    private(set) var bytes: [UInt8]
+
+    init(capacity: Int) {
+        bytes = []
+        bytes.reserveCapacity(capacity)
+    }
+
+    mutating func add(_ string: String) -> fbs_slice {
+        let offset = bytes.count
+        bytes.append(contentsOf: string.utf8)
+        return fbs_slice(offset: UInt64(offset), length: UInt64(bytes.count - offset))
+    }
+
+    mutating func add(_ string: String?) -> fbs_slice {
+        guard let string else { return fbs_slice(offset: 0, length: FBS_ABSENT) }
+        return add(string)
+    }
+
+    mutating func add(_ data: Data?) -> fbs_slice {
+        guard let data else { return fbs_slice(offset: 0, length: FBS_ABSENT) }
+        let offset = bytes.count
+        bytes.append(contentsOf: data)
+        return fbs_slice(offset: UInt64(offset), length: UInt64(data.count))
+    }
+}
+
+/// An encoder's result, owned until ``free()``.
+struct FBSBuffer {
+    private var buffer: fbs_buffer
+
+    init(_ buffer: fbs_buffer) { self.buffer = buffer }
+
+    var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: buffer.data, count: buffer.size) }
+
+    func free() {
+        var copy = buffer
+        fbs_buffer_free(&copy)
+    }
+}
+
+extension fbs_view {
+    /// The view as a string; nil when absent. Verified buffers hold valid UTF-8.
+    var string: String? {
+        guard let start = self.data else { return nil }
+        return String(decoding: UnsafeRawBufferPointer(start: start, count: length), as: UTF8.self)
+    }
+
+    /// The view as bytes; nil when absent.
+    var bytes: Data? {
+        guard let start = self.data else { return nil }
+        return Data(bytes: start, count: length)
+    }
+}
+
+extension fbs_error {
+    /// The message, with the byte offset when the C side knows it.
+    var text: String {
+        var message = withUnsafeBytes(of: self.message) { raw in
+            String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+        }
+        if offset != FBS_NO_OFFSET { message += " at offset \(offset)" }
+        if index != FBS_NO_INDEX { message += " (item \(index))" }
+        return message
+    }
+}
+
+enum FBSErrors {
+    /// The ``FlowError`` for a failed check of the file at `path`.
+    static func flowError(_ error: fbs_error, path: String) -> FlowError {
+        let code: FlowError.Code = error.code == FBS_ERR_UNSUPPORTED_VERSION ? .unsupportedFormat : .corruptData
+        return FlowError(code, "\(path): \(error.text)")
+    }
+}

@@ -1,0 +1,194 @@
+import FBSchema
+import Foundation
+
+/// Snapshots as FlatBuffers (Schemas/workflow.fbs) in a zstd frame (`snapshot.fb.zst`), or raw
+/// (`snapshot.fb`) with compression off; summaries as raw FlatBuffers (`summary.fb`). See
+/// docs/format.md.
+struct FlatBuffersSnapshotFormat: SnapshotFormat {
+    /// The zstd level, or nil to store the FlatBuffer uncompressed.
+    var compressionLevel: Int32?
+    /// The largest decompressed snapshot accepted (a larger frame is a decompression bomb).
+    var maxSnapshotBytes: Int
+
+    var snapshotFileNames: [String] { ["snapshot.fb.zst", "snapshot.fb"] }
+    var summaryFileName: String { "summary.fb" }
+
+    func encode(_ state: WorkflowState) throws -> (bytes: [UInt8], fileName: String) {
+        let raw = try encodeRaw(state)
+        defer { raw.free() }
+        guard let level = compressionLevel else { return (Array(raw.bytes), "snapshot.fb") }
+        return (try Zstd.compress(raw.bytes, level: level), "snapshot.fb.zst")
+    }
+
+    /// The uncompressed Snapshot FlatBuffer of `state`.
+    func encodeRaw(_ state: WorkflowState) throws -> FBSBuffer {
+        var arena = Arena(capacity: state.nodes.count * 24 + state.input.count + 256)
+        var nodes = [fbs_node_in]()
+        nodes.reserveCapacity(state.nodes.count)
+        for node in state.nodes {
+            var entry = fbs_node_in()
+            entry.name = arena.add(node.name)
+            entry.error = arena.add(node.lastError)
+            entry.output = arena.add(node.output)
+            entry.attempts = node.attempts
+            entry.status = fbs_node_status(UInt32(node.status.rawValue))
+            if let started = node.startedAt {
+                entry.has_started_at = 1
+                entry.started_at_us = started.microsecondsSince1970
+            }
+            if let ended = node.endedAt {
+                entry.has_ended_at = 1
+                entry.ended_at_us = ended.microsecondsSince1970
+            }
+            nodes.append(entry)
+        }
+        var data = [fbs_kv_in]()
+        data.reserveCapacity(state.data.count)
+        for (key, value) in state.data {
+            data.append(fbs_kv_in(key: arena.add(key), value: arena.add(value)))
+        }
+        var input = fbs_snapshot_in()
+        input.id = arena.add(state.id)
+        input.tenant = arena.add(state.tenant)
+        input.fingerprint = arena.add(state.fingerprint)
+        input.input = arena.add(state.input)
+        input.definition = arena.add(state.definition)
+        input.created_at_us = state.createdAt.microsecondsSince1970
+        input.updated_at_us = state.updatedAt.microsecondsSince1970
+        input.last_sequence = state.lastSequence
+        input.status = fbs_workflow_status(UInt32(state.status.rawValue))
+        var output = fbs_buffer()
+        var error = fbs_error()
+        let code = arena.bytes.withUnsafeBytes { arenaBytes in
+            nodes.withUnsafeBufferPointer { nodes in
+                data.withUnsafeBufferPointer { data in
+                    input.arena = arenaBytes.baseAddress.map { UnsafeRawPointer($0) }
+                    input.arena_len = arenaBytes.count
+                    input.nodes = nodes.baseAddress
+                    input.node_count = nodes.count
+                    input.data = data.baseAddress
+                    input.data_count = data.count
+                    return fbs_snapshot_encode(&input, &output, &error)
+                }
+            }
+        }
+        guard code == FBS_OK else {
+            throw FlowError(
+                .invalidArgument, "workflow \(state.tenant)/\(state.id): cannot encode snapshot: \(error.text)")
+        }
+        return FBSBuffer(output)
+    }
+
+    func decode(_ buffer: AlignedBuffer, path: String) throws -> WorkflowState {
+        let raw = try rawSnapshot(buffer, path: path)
+        let bytes = raw.bytes
+        var error = fbs_error()
+        let code = fbs_snapshot_verify(bytes.baseAddress, bytes.count, &error)
+        guard code == FBS_OK else { throw FBSErrors.flowError(error, path: path) }
+        var header = fbs_snapshot_view()
+        _ = fbs_snapshot_read_header(bytes.baseAddress, &header)
+        let views = [fbs_node_view](unsafeUninitializedCapacity: header.node_count) { views, count in
+            _ = fbs_snapshot_read_nodes(bytes.baseAddress, 0, header.node_count, views.baseAddress)
+            count = header.node_count
+        }
+        let nodes = views.map { view in
+            NodeState(
+                name: view.name.string ?? "", status: NodeStatus(rawValue: UInt8(view.status.rawValue)) ?? .pending,
+                attempts: view.attempts,
+                startedAt: view.has_started_at != 0 ? Date(microsecondsSince1970: view.started_at_us) : nil,
+                endedAt: view.has_ended_at != 0 ? Date(microsecondsSince1970: view.ended_at_us) : nil,
+                lastError: view.error.string, output: view.output.bytes)
+        }
+        let pairs = [fbs_kv_view](unsafeUninitializedCapacity: header.data_count) { pairs, count in
+            _ = fbs_snapshot_read_data(bytes.baseAddress, 0, header.data_count, pairs.baseAddress)
+            count = header.data_count
+        }
+        var data: [String: Data] = [:]
+        for pair in pairs {
+            if let key = pair.key.string { data[key] = pair.value.bytes ?? Data() }
+        }
+        var state = WorkflowState(
+            id: header.id.string ?? "", tenant: header.tenant.string ?? "",
+            fingerprint: header.fingerprint.string ?? "", nodeNames: [], input: header.input.bytes ?? Data(),
+            definition: header.definition.bytes, createdAt: Date(microsecondsSince1970: header.created_at_us))
+        state.formatVersion = header.format_version
+        state.status = WorkflowStatus(rawValue: UInt8(header.status.rawValue)) ?? .pending
+        state.updatedAt = Date(microsecondsSince1970: header.updated_at_us)
+        state.lastSequence = header.last_sequence
+        state.nodes = nodes
+        state.data = data
+        return state
+    }
+
+    /// The uncompressed snapshot in `buffer`: decompressed when it is a zstd frame.
+    private func rawSnapshot(_ buffer: AlignedBuffer, path: String) throws -> AlignedBuffer {
+        switch fbs_identify(buffer.bytes.baseAddress, buffer.count) {
+        case FBS_FILE_ZSTD:
+            return try Zstd.decompress(buffer.bytes, limit: maxSnapshotBytes, path: path)
+        case FBS_FILE_SNAPSHOT:
+            return buffer
+        default:
+            throw FlowError(
+                .corruptData,
+                buffer.count == 0
+                    ? "\(path): empty file" : "\(path): not a snapshot (neither a zstd frame nor a FLWS FlatBuffer)")
+        }
+    }
+
+    func encodeSummary(_ summary: WorkflowSummary) throws -> [UInt8] {
+        var arena = Arena(capacity: 256)
+        var input = fbs_summary_in()
+        input.id = arena.add(summary.id)
+        input.tenant = arena.add(summary.tenant)
+        input.fingerprint = arena.add(summary.fingerprint)
+        input.created_at_us = summary.createdAt.microsecondsSince1970
+        input.updated_at_us = summary.updatedAt.microsecondsSince1970
+        input.last_sequence = summary.lastSequence
+        input.snapshot_bytes = UInt64(summary.storedBytes)
+        input.status = fbs_workflow_status(UInt32(summary.status.rawValue))
+        input.node_count = UInt32(summary.nodeCount)
+        input.pending = UInt32(summary.nodeCounts[.pending] ?? 0)
+        input.running = UInt32(summary.nodeCounts[.running] ?? 0)
+        input.completed = UInt32(summary.nodeCounts[.completed] ?? 0)
+        input.failed = UInt32(summary.nodeCounts[.failed] ?? 0)
+        input.skipped = UInt32(summary.nodeCounts[.skipped] ?? 0)
+        input.cancelled = UInt32(summary.nodeCounts[.cancelled] ?? 0)
+        var output = fbs_buffer()
+        var error = fbs_error()
+        let code = arena.bytes.withUnsafeBytes { arenaBytes in
+            input.arena = arenaBytes.baseAddress.map { UnsafeRawPointer($0) }
+            input.arena_len = arenaBytes.count
+            return fbs_summary_encode(&input, &output, &error)
+        }
+        guard code == FBS_OK else {
+            throw FlowError(.invalidArgument, "cannot encode summary of \(summary.tenant)/\(summary.id): \(error.text)")
+        }
+        let buffer = FBSBuffer(output)
+        defer { buffer.free() }
+        return Array(buffer.bytes)
+    }
+
+    func decodeSummary(_ buffer: AlignedBuffer, path: String) throws -> WorkflowSummary {
+        var error = fbs_error()
+        guard fbs_summary_verify(buffer.bytes.baseAddress, buffer.count, &error) == FBS_OK else {
+            throw FBSErrors.flowError(error, path: path)
+        }
+        var view = fbs_summary_view()
+        _ = fbs_summary_read(buffer.bytes.baseAddress, &view)
+        var summary = WorkflowSummary(
+            WorkflowState(
+                id: view.id.string ?? "", tenant: view.tenant.string ?? "", fingerprint: view.fingerprint.string ?? "",
+                nodeNames: [], createdAt: Date(microsecondsSince1970: view.created_at_us)),
+            storedBytes: Int(view.snapshot_bytes))
+        summary.status = WorkflowStatus(rawValue: UInt8(view.status.rawValue)) ?? .pending
+        summary.updatedAt = Date(microsecondsSince1970: view.updated_at_us)
+        summary.lastSequence = view.last_sequence
+        summary.nodeCount = Int(view.node_count)
+        let counts: [(NodeStatus, UInt32)] = [
+            (.pending, view.pending), (.running, view.running), (.completed, view.completed),
+            (.failed, view.failed), (.skipped, view.skipped), (.cancelled, view.cancelled),
+        ]
+        summary.nodeCounts = Dictionary(uniqueKeysWithValues: counts.filter { $0.1 > 0 }.map { ($0.0, Int($0.1)) })
+        return summary
+    }
+}
