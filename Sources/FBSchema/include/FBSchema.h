@@ -47,7 +47,8 @@ extern "C" {
 #define FBS_NO_OFFSET 0xFFFFFFFFFFFFFFFFull
 #define FBS_NO_INDEX 0xFFFFFFFFFFFFFFFFull
 
-/** Largest snapshot or summary FlatBuffer accepted or produced (2 GiB - 1, the FlatBuffers limit). */
+/** Snapshot and summary FlatBuffers are strictly smaller than this (2^31 - 1, the FlatBuffers
+ *  limit): verify refuses len >= FBS_MAX_BUFFER_SIZE, encoders refuse to produce one. */
 #define FBS_MAX_BUFFER_SIZE 0x7FFFFFFFull
 /** Largest journal record payload (the FlatBuffer inside one frame), in bytes: 1 GiB. */
 #define FBS_MAX_RECORD_SIZE 0x40000000u
@@ -261,7 +262,7 @@ typedef struct fbs_kv_view {
  *  ranges, UTF-8 and key uniqueness; sorts data by key. On success `*out` owns the bytes. */
 fbs_code fbs_snapshot_encode(const fbs_snapshot_in *in, fbs_buffer *out, fbs_error *err);
 
-/** Full check of an untrusted Snapshot buffer: size (0 < len < 2 GiB), alignment, identifier,
+/** Full check of an untrusted Snapshot buffer: size (0 < len < FBS_MAX_BUFFER_SIZE), alignment, identifier,
  *  FlatBuffers Verifier, format_version, required fields, enum ranges, UTF-8 of strings, keys
  *  strictly ascending. FBS_OK means the read functions below are safe on this buffer. */
 fbs_code fbs_snapshot_verify(const void *buf, size_t len, fbs_error *err);
