@@ -65,6 +65,7 @@ let package = Package(
                 "CZstd",
                 .product(name: "Logging", package: "swift-log"),
             ],
+            exclude: ["Fixtures"],
             swiftSettings: swiftSettings
         ),
     ],

@@ -109,7 +109,7 @@ final class FileStoreEngine: Sendable {
     func keys(tenant: String? = nil) throws -> [WorkflowKey] {
         let tenants = try tenant.map { [$0] } ?? io.list(root)
         var keys: [WorkflowKey] = []
-        for tenant in tenants where Names.problem(with: tenant) == nil {
+        for tenant in tenants where Names.problem(with: tenant) == nil && io.isDirectory("\(root)/\(tenant)") {
             for id in try io.list("\(root)/\(tenant)") where Names.problem(with: id) == nil {
                 let key = WorkflowKey(uncheckedTenant: tenant, id: id)
                 if io.isDirectory(directory(key)) { keys.append(key) }

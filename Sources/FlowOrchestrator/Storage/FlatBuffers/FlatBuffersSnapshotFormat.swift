@@ -1,23 +1,24 @@
 import FBSchema
 import Foundation
 
-/// Snapshots as FlatBuffers (Schemas/workflow.fbs) in a zstd frame (`snapshot.fb.zst`), or raw
-/// (`snapshot.fb`) with compression off; summaries as raw FlatBuffers (`summary.fb`). See
-/// docs/format.md.
+/// Snapshots as FlatBuffers (Schemas/workflow.fbs) in a zstd frame with its content checksum
+/// (`snapshot.fb.zst`); summaries as raw FlatBuffers (`summary.fb`). See docs/format.md.
+///
+/// With compression off the frame is written at zstd's fastest level, which barely compresses
+/// but keeps the checksum: a snapshot is never read back without an integrity check.
 struct FlatBuffersSnapshotFormat: SnapshotFormat {
-    /// The zstd level, or nil to store the FlatBuffer uncompressed.
+    /// The zstd level, or nil for (almost) no compression.
     var compressionLevel: Int32?
     /// The largest decompressed snapshot accepted (a larger frame is a decompression bomb).
     var maxSnapshotBytes: Int
 
-    var snapshotFileNames: [String] { ["snapshot.fb.zst", "snapshot.fb"] }
+    var snapshotFileNames: [String] { ["snapshot.fb.zst"] }
     var summaryFileName: String { "summary.fb" }
 
     func encode(_ state: WorkflowState) throws -> (bytes: [UInt8], fileName: String) {
         let raw = try encodeRaw(state)
         defer { raw.free() }
-        guard let level = compressionLevel else { return (Array(raw.bytes), "snapshot.fb") }
-        return (try Zstd.compress(raw.bytes, level: level), "snapshot.fb.zst")
+        return (try Zstd.compress(raw.bytes, level: compressionLevel ?? Zstd.fastestLevel), "snapshot.fb.zst")
     }
 
     /// The uncompressed Snapshot FlatBuffer of `state`.
@@ -120,19 +121,17 @@ struct FlatBuffersSnapshotFormat: SnapshotFormat {
         return state
     }
 
-    /// The uncompressed snapshot in `buffer`: decompressed when it is a zstd frame.
+    /// The snapshot FlatBuffer inside the zstd frame in `buffer`.
     private func rawSnapshot(_ buffer: AlignedBuffer, path: String) throws -> AlignedBuffer {
-        switch fbs_identify(buffer.bytes.baseAddress, buffer.count) {
-        case FBS_FILE_ZSTD:
-            return try Zstd.decompress(buffer.bytes, limit: maxSnapshotBytes, path: path)
-        case FBS_FILE_SNAPSHOT:
-            return buffer
-        default:
+        guard fbs_identify(buffer.bytes.baseAddress, buffer.count) == FBS_FILE_ZSTD else {
             throw FlowError(
-                .corruptData,
-                buffer.count == 0
-                    ? "\(path): empty file" : "\(path): not a snapshot (neither a zstd frame nor a FLWS FlatBuffer)")
+                .corruptData, buffer.count == 0 ? "\(path): empty file" : "\(path): not a zstd frame")
         }
+        let raw = try Zstd.decompress(buffer.bytes, limit: maxSnapshotBytes, path: path)
+        guard fbs_identify(raw.bytes.baseAddress, raw.count) == FBS_FILE_SNAPSHOT else {
+            throw FlowError(.corruptData, "\(path): the zstd frame does not hold a snapshot (no FLWS identifier)")
+        }
+        return raw
     }
 
     func encodeSummary(_ summary: WorkflowSummary) throws -> [UInt8] {

@@ -4,8 +4,8 @@
 public final class FlatBuffersStore: FileWorkflowStore, @unchecked Sendable {
     /// Settings of a FlatBuffers store.
     public struct Options: Sendable {
-        /// The zstd level for snapshots (1 fastest … 19 smallest; negative for faster still),
-        /// or nil to store snapshots uncompressed as `snapshot.fb`.
+        /// The zstd level for snapshots (1 fast … 19 small; negative levels faster still), or nil
+        /// for no compression (the frame and its checksum are kept, so every load is checked).
         public var compressionLevel: Int32?
         /// The largest snapshot accepted when loading, compressed or not; a zstd frame that
         /// declares more is refused as a decompression bomb.

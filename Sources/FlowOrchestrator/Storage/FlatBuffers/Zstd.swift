@@ -2,6 +2,9 @@ import CZstd
 
 /// zstd frames with the content checksum on, decompressed into aligned memory under a size cap.
 enum Zstd {
+    /// zstd's fastest level: next to no compression, still a checksummed frame.
+    static var fastestLevel: Int32 { ZSTD_minCLevel() }
+
     /// Compresses `bytes` into one frame at `level` (1 to 19; negative levels trade size for speed).
     static func compress(_ bytes: UnsafeRawBufferPointer, level: Int32) throws -> [UInt8] {
         guard let context = ZSTD_createCCtx() else {
