@@ -1,0 +1,40 @@
+import ArgumentParser
+import FlowOrchestrator
+
+/// `flowctl run FILE`: starts the workflow a definition file describes, or resumes it.
+struct Run: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the workflow a YAML or JSON definition file describes.",
+        discussion: """
+            A stored workflow with the same ID that has not finished (a run was killed or \
+            interrupted) resumes: completed nodes are not run again. One that completed or failed \
+            is only reported; use --restart to start it over, or `flowctl reset` to rerun part of it.
+            """)
+
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var runOptions: RunOptions
+
+    @Argument(help: ArgumentHelp("The definition file.", valueName: "file"))
+    var file: String
+
+    @Flag(name: .long, help: "Delete the stored workflow with this ID first and start over.")
+    var restart = false
+
+    func run() async throws {
+        let definition = try DefinitionParser.parse(file: file)
+        let store = try global.openStore()
+        let key = try global.key(definition.id)
+        if restart, try await store.loadIfPresent(key) != nil {
+            try await store.delete(key)
+        }
+        let existing = try await store.loadIfPresent(key)
+        if let existing, existing.status == .completed || existing.status == .failed {
+            Terminal.out(StatusReport.finishedRunLine(existing) + "\n")
+            throw (existing.status == .completed ? ExitStatus.success : .workflowFailed).exitCode
+        }
+        let session = RunSession(
+            global: global, store: store, key: key, definition: definition, settings: runOptions.settings)
+        let status = try await session.run(existing: existing)
+        if status != .success { throw status.exitCode }
+    }
+}

@@ -1,0 +1,83 @@
+import FlowOrchestrator
+import Foundation
+
+/// One `run` or `resume`: the definition's DAG executed against the store with progress shown,
+/// interrupted cleanly by SIGINT or SIGTERM.
+struct RunSession {
+    var global: GlobalOptions
+    var store: FileWorkflowStore
+    var key: WorkflowKey
+    var definition: WorkflowDefinition
+    var settings: RunSettings
+
+    /// Runs the workflow to its end (or until interrupted) and returns the exit status.
+    func run(existing: WorkflowState?) async throws -> ExitStatus {
+        let logs = global.workflowDirectory(store, key) + "/logs"
+        let shell = ShellNodes(definition: definition, logDirectory: logs, maxOutputBytes: settings.maxOutputBytes)
+        let dag = try shell.dag()
+        let initial = existing?.nodes ?? dag.nodeNames.map(NodeState.init(name:))
+        let progress = Progress(mode: .choose(quiet: global.quiet), workflow: key.id, initial: initial)
+        let options = ExecutionOptions(
+            maxConcurrency: settings.concurrency ?? definition.concurrency ?? ProcessInfo.processInfo.activeProcessorCount,
+            scheduling: .dependencies,
+            failurePolicy: settings.keepGoing ? .continueIndependent : .failFast,
+            persistence: global.persist, durability: global.durability,
+            limits: PayloadLimits(maxOutputBytes: settings.maxOutputBytes),
+            onEvent: { progress.handle($0) })
+        let workflow = Workflow(id: key.id, tenant: key.tenant, dag: dag, store: store, options: options)
+        let source = definition.source
+
+        let interrupts = Interrupts()
+        defer { interrupts.stop() }
+        let (result, interrupted) = try await withThrowingTaskGroup(of: Piece.self) { group in
+            group.addTask { .result(try await workflow.execute(definition: source)) }
+            group.addTask {
+                for await _ in interrupts.signals { return .interrupted }
+                return .idle
+            }
+            group.addTask {
+                await progress.drive()
+                return .idle
+            }
+            var result: ExecutionResult?
+            var interrupted = false
+            while let piece = try await group.next() {
+                switch piece {
+                case .result(let value):
+                    result = value
+                    group.cancelAll()
+                case .interrupted:
+                    // Cancelling the group cancels the run: nodes stop and are recorded `cancelled`.
+                    interrupted = true
+                    group.cancelAll()
+                case .idle:
+                    break
+                }
+            }
+            return (result!, interrupted)
+        }
+        progress.finish(progress.summary(result.state, interrupted: interrupted))
+        if interrupted { return .interrupted }
+        switch result.status {
+        case .completed: return .success
+        case .cancelled: return .interrupted
+        default: return .workflowFailed
+        }
+    }
+
+    private enum Piece: Sendable {
+        case result(ExecutionResult)
+        case interrupted
+        case idle
+    }
+}
+
+/// The options of `run` and `resume` that shape how nodes run.
+struct RunSettings: Sendable {
+    /// Overrides the definition's `concurrency`.
+    var concurrency: Int?
+    /// The largest node output.
+    var maxOutputBytes: Int
+    /// Keep running independent nodes after a failure.
+    var keepGoing: Bool
+}

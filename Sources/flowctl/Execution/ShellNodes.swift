@@ -1,0 +1,120 @@
+import FlowOrchestrator
+import Foundation
+
+/// Turns a definition into a DAG whose nodes run their `run` command through ``ChildProcess``.
+///
+/// The contract with a node's command (documented in `Examples/README.md`):
+/// - stdout is the node's output, up to `maxOutputBytes`; more fails the node;
+/// - stderr is appended to `LOGS/NODE.log`, after a header line per attempt;
+/// - the environment is flowctl's, plus the node's `env`, plus `FLOW_WORKFLOW_ID`,
+///   `FLOW_TENANT`, `FLOW_NODE`, `FLOW_ATTEMPT`, `FLOW_IDEMPOTENCY_KEY`, and for each
+///   dependency `FLOW_OUTPUT_<name>` (its output without trailing newlines, when it is at most
+///   ``maxVariableBytes`` and holds no NUL byte) and a file `$FLOW_INPUTS/<name>` (its exact bytes).
+struct ShellNodes: Sendable {
+    /// The largest output passed in an environment variable.
+    static let maxVariableBytes = 64 << 10
+
+    var definition: WorkflowDefinition
+    /// Where per-node stderr logs go; nil to discard stderr.
+    var logDirectory: String?
+    var maxOutputBytes: Int
+    var killGrace: Duration = .seconds(5)
+    /// flowctl's environment, the base of every node's.
+    var baseEnvironment: [String: String] = ProcessInfo.processInfo.environment
+
+    /// The DAG: one node per definition node, in file order.
+    func dag() throws -> DAG {
+        try DAG(nodes: definition.nodes.map { node in
+            DAG.Node(
+                node.name, dependsOn: node.needs, retry: retryPolicy(node), timeout: node.timeout,
+                action: { context in try await run(node, context) })
+        })
+    }
+
+    private func retryPolicy(_ node: NodeDefinition) -> RetryPolicy {
+        guard node.attempts > 1 else { return .none }
+        return RetryPolicy(maxAttempts: node.attempts, initialBackoff: node.backoff ?? .seconds(1))
+    }
+
+    /// One attempt of `node`.
+    private func run(_ node: NodeDefinition, _ context: NodeContext) async throws -> NodeOutput {
+        var environment = baseEnvironment
+        for entry in node.env { environment[entry.name] = entry.value }
+        environment["FLOW_WORKFLOW_ID"] = context.workflowID
+        environment["FLOW_TENANT"] = context.tenant
+        environment["FLOW_NODE"] = context.node
+        environment["FLOW_ATTEMPT"] = String(context.attempt)
+        environment["FLOW_IDEMPOTENCY_KEY"] = context.idempotencyKey
+        var inputs: String?
+        defer { if let inputs { try? FileManager.default.removeItem(atPath: inputs) } }
+        if !node.needs.isEmpty {
+            let directory = try Self.makeInputDirectory()
+            inputs = directory
+            environment["FLOW_INPUTS"] = directory
+            for dependency in node.needs {
+                let output = try context.output(of: dependency) ?? Data()
+                try Self.write(output, to: directory + "/" + dependency)
+                if output.count <= Self.maxVariableBytes, !output.contains(0) {
+                    var text = String(decoding: output, as: UTF8.self)
+                    while text.last?.isNewline == true { text.removeLast() }
+                    environment[EnvironmentName.output(of: dependency)] = text
+                }
+            }
+        }
+        let logPath = logDirectory.map { $0 + "/" + node.name + ".log" }
+        let spec = CommandSpec(
+            command: node.run,
+            environment: environment.map { "\($0.key)=\($0.value)" }.filter { !$0.utf8.contains(0) },
+            directory: node.cwd, logPath: logPath,
+            logHeader: "--- \(TextFormat.iso8601(Date())) attempt \(context.attempt) ---\n",
+            maxOutputBytes: maxOutputBytes, killGrace: killGrace)
+        let result: CommandResult
+        do {
+            result = try await ChildProcess.run(spec)
+        } catch let error as CommandStartError {
+            throw NodeFailure(error.description)
+        }
+        switch result.stopReason {
+        case .cancelled:
+            throw CancellationError()
+        case .outputTooLarge:
+            throw NodeFailure(
+                "stdout went over the output limit of \(TextFormat.bytes(maxOutputBytes)) (write bulk data to a file, or raise --max-output)")
+        case nil:
+            break
+        }
+        let detail = result.lastErrorLine.map { ": " + $0 } ?? ""
+        switch result.ending {
+        case .exited(0):
+            return NodeOutput(result.output)
+        case .exited(let code):
+            throw NodeFailure("exit \(code)\(detail)")
+        case .signalled(let signal):
+            throw NodeFailure("killed by \(SignalName.of(signal))\(detail)")
+        }
+    }
+
+    private static func makeInputDirectory() throws -> String {
+        var base = NSTemporaryDirectory()
+        while base.count > 1, base.hasSuffix("/") { base.removeLast() }
+        var template = Array((base + "/flowctl-inputs-XXXXXX").utf8CString)
+        guard let made = mkdtemp(&template) else {
+            throw NodeFailure("cannot create a directory for the inputs: \(SystemError.text(errno))")
+        }
+        return String(cString: made)
+    }
+
+    private static func write(_ data: Data, to path: String) throws {
+        do {
+            try data.write(to: URL(fileURLWithPath: path))
+        } catch {
+            throw NodeFailure("cannot write input file \(path): \(SystemError.describe(error))")
+        }
+    }
+}
+
+/// Why a node attempt failed, as stored in its state and shown to the user.
+struct NodeFailure: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}

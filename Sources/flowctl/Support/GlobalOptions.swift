@@ -1,0 +1,68 @@
+import ArgumentParser
+import FlowOrchestrator
+import Foundation
+
+/// Options every command takes: where the store is and how to write to it.
+struct GlobalOptions: ParsableArguments {
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "The store directory (default: $FLOW_STORE, else ./.flow).", valueName: "dir"))
+    var store: String?
+
+    @Option(name: .long, help: ArgumentHelp("The tenant (default: \(WorkflowKey.defaultTenant)).", valueName: "id"))
+    var tenant: String?
+
+    @Option(name: .long, help: "How hard writes try to survive power loss: fsync or buffered.")
+    var durability: Durability = .fsync
+
+    @Option(name: .long, help: "When state is written: end, level or node (every status change).")
+    var persist: PersistenceStrategy = .node
+
+    @Flag(name: .shortAndLong, help: "Print only the final line.")
+    var quiet = false
+
+    /// The store directory to use.
+    var storeDirectory: String {
+        if let store { return store }
+        if let fromEnvironment = ProcessInfo.processInfo.environment["FLOW_STORE"], !fromEnvironment.isEmpty {
+            return fromEnvironment
+        }
+        return ".flow"
+    }
+
+    /// The tenant to use for commands about one workflow.
+    var effectiveTenant: String { tenant ?? WorkflowKey.defaultTenant }
+
+    func validate() throws {
+        if let tenant, let problem = Names.problem(with: tenant) {
+            throw ValidationError("tenant \(TextFormat.quoted(tenant)) \(problem)")
+        }
+    }
+
+    /// Opens the store: the one place that picks the store type.
+    func openStore() throws -> FileWorkflowStore {
+        do {
+            return try FlatBuffersStore(directory: storeDirectory)
+        } catch {
+            throw CLIError(.storeOrData, "cannot open store \(storeDirectory): \(SystemError.describe(error))")
+        }
+    }
+
+    /// The key of workflow `id` in the chosen tenant; a bad ID is a usage error.
+    func key(_ id: String) throws -> WorkflowKey {
+        do {
+            return try WorkflowKey(tenant: effectiveTenant, id: id)
+        } catch {
+            throw CLIError(.usage, error.message)
+        }
+    }
+
+    /// The directory of workflow `key`'s files in the store (the layout the file stores share).
+    func workflowDirectory(_ store: FileWorkflowStore, _ key: WorkflowKey) -> String {
+        "\(store.directory)/\(key.tenant)/\(key.id)"
+    }
+}
+
+extension Durability: ExpressibleByArgument {}
+extension PersistenceStrategy: ExpressibleByArgument {}
