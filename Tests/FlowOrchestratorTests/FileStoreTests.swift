@@ -335,20 +335,30 @@ struct FileStoreTests {
         let store = try StoreKind.flatbuffers.open(directory.path)
         let key = try WorkflowKey(tenant: "acme", id: "wf")
         try FileManager.default.createDirectory(atPath: "\(directory.path)/acme/wf", withIntermediateDirectories: true)
+        // A single process that takes the lock, says so, holds it two seconds and exits.
         let holder = Process()
-        holder.executableURL = URL(fileURLWithPath: "/usr/bin/flock")
-        holder.arguments = ["-n", "\(directory.path)/acme/wf/lock", "-c", "echo held; sleep 30"]
+        holder.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        holder.arguments = [
+            "python3", "-c",
+            "import fcntl,sys,time; f=open(sys.argv[1],'a'); fcntl.flock(f, fcntl.LOCK_EX); print('held', flush=True); time.sleep(2)",
+            "\(directory.path)/acme/wf/lock",
+        ]
         let pipe = Pipe()
         holder.standardOutput = pipe
         try holder.run()
-        defer { holder.terminate() }
         _ = pipe.fileHandleForReading.availableData  // "held": the child has the lock
         let error = await #expect(throws: FlowError.self) { _ = try await store.acquireWriter(key) }
         #expect(error?.code == .locked)
-        holder.terminate()
-        holder.waitUntilExit()
-        let lease = try await store.acquireWriter(key)
-        await lease.release()
+        // Once the holder has exited, the kernel has dropped its lock.
+        let deadline = ContinuousClock.now + .seconds(30)
+        while ContinuousClock.now < deadline {
+            if let lease = try? await store.acquireWriter(key) {
+                await lease.release()
+                return
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        Issue.record("the lock was not released after the holder exited")
     }
 
     @Test("disk full, I/O errors and failed fsync during a save leave the last good state", arguments: StoreKind.allCases)
