@@ -65,8 +65,12 @@ public struct WorkflowState: Sendable, Equatable, Codable {
 
     /// How many nodes have each status.
     public var statusCounts: [NodeStatus: Int] {
+        var tally = [Int](repeating: 0, count: NodeStatus.allCases.count)
+        for node in nodes { tally[Int(node.status.rawValue)] += 1 }
         var counts: [NodeStatus: Int] = [:]
-        for node in nodes { counts[node.status, default: 0] += 1 }
+        for status in NodeStatus.allCases where tally[Int(status.rawValue)] > 0 {
+            counts[status] = tally[Int(status.rawValue)]
+        }
         return counts
     }
 }

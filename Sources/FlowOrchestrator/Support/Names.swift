@@ -21,6 +21,18 @@ public enum Names {
         return nil
     }
 
+    /// Whether `name` follows the rules; the fast path of ``problem(with:)``.
+    static func isValid(_ name: String) -> Bool {
+        var name = name
+        return name.withUTF8 { bytes in
+            guard !bytes.isEmpty, bytes.count <= maxBytes, bytes[0] != UInt8(ascii: ".") else { return false }
+            for byte in bytes where byte < 0x20 || byte == 0x7F || byte == UInt8(ascii: "/") || byte == UInt8(ascii: "\\") {
+                return false
+            }
+            return true
+        }
+    }
+
     /// Throws `code` naming `what` when `name` breaks the rules.
     static func validate(_ name: String, as what: String, code: FlowError.Code) throws(FlowError) {
         if let problem = problem(with: name) {

@@ -15,8 +15,9 @@ protocol SnapshotFormat: Sendable {
 }
 
 extension WorkflowState {
-    /// Checks what a decoder cannot: IDs and node names follow the naming rules, node names are
-    /// unique, the layout version is one this code reads.
+    /// Checks what a decoder cannot: IDs and node names follow the naming rules and the layout
+    /// version is one this code reads. (Node names are checked against the DAG, which makes
+    /// them unique, when a workflow resumes.)
     func validated(path: String) throws -> WorkflowState {
         guard formatVersion >= 1, formatVersion <= Self.currentFormatVersion else {
             throw FlowError(
@@ -25,14 +26,8 @@ extension WorkflowState {
         }
         if let problem = Names.problem(with: id) { throw FlowError(.corruptData, "\(path): workflow ID \(problem)") }
         if let problem = Names.problem(with: tenant) { throw FlowError(.corruptData, "\(path): tenant ID \(problem)") }
-        var seen = Set<String>(minimumCapacity: nodes.count)
-        for (index, node) in nodes.enumerated() {
-            if let problem = Names.problem(with: node.name) {
-                throw FlowError(.corruptData, "\(path): node \(index) name \(problem)")
-            }
-            guard seen.insert(node.name).inserted else {
-                throw FlowError(.corruptData, "\(path): node \(Names.quoted(node.name)) appears twice")
-            }
+        for (index, node) in nodes.enumerated() where !Names.isValid(node.name) {
+            throw FlowError(.corruptData, "\(path): node \(index) name \(Names.problem(with: node.name) ?? "")")
         }
         return self
     }

@@ -25,7 +25,7 @@ struct Arena {
     mutating func add(_ data: Data?) -> fbs_slice {
         guard let data else { return fbs_slice(offset: 0, length: FBS_ABSENT) }
         let offset = bytes.count
-        bytes.append(contentsOf: data)
+        data.withUnsafeBytes { bytes.append(contentsOf: $0) }
         return fbs_slice(offset: UInt64(offset), length: UInt64(data.count))
     }
 }
