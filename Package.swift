@@ -68,6 +68,13 @@ let package = Package(
             exclude: ["Fixtures"],
             swiftSettings: swiftSettings
         ),
+        // End-to-end tests of the flowctl binary, run as a user would; they find it next to the
+        // test bundle (building it when missing), so they need no dependency on the executable.
+        .testTarget(
+            name: "FlowCtlTests",
+            dependencies: ["FlowOrchestrator"],
+            swiftSettings: swiftSettings
+        ),
     ],
     cxxLanguageStandard: .cxx17
 )

@@ -1,0 +1,54 @@
+import Foundation
+import Testing
+
+/// The inspection commands and the exit codes of usage and store errors.
+@Suite("flowctl commands")
+struct CommandTests {
+    @Test("usage errors exit 2, a missing workflow exits 3, each with one line")
+    func exitCodes() async throws {
+        let sandbox = try Sandbox()
+        let unknown = try await sandbox.run(["frobnicate"])
+        #expect(unknown.status == 2)
+        #expect(unknown.stderr.hasPrefix("flowctl: error: "), "\(unknown)")
+        let conflicting = try await sandbox.run(["reset", "x"])
+        #expect(conflicting.status == 2, "\(conflicting)")
+        let missing = try await sandbox.run(["status", "nope"])
+        #expect(missing.status == 3, "\(missing)")
+        #expect(missing.stderr == "flowctl: error: workflow default/nope not found in \(sandbox.store)\n")
+        let noFile = try await sandbox.run(["run", "absent.yaml"])
+        #expect(noFile.status == 2)
+        #expect(noFile.stderr == "flowctl: error: absent.yaml: cannot read the file: No such file or directory\n")
+    }
+
+    @Test("list filters and pages; graph draws DOT and Mermaid; --tenant and --store apply")
+    func listAndGraph() async throws {
+        let sandbox = try Sandbox()
+        for (id, command) in [("ok-1", "true"), ("ok-2", "true"), ("bad-1", "false")] {
+            let file = try sandbox.write("\(id).yaml", "nodes:\n  - name: only\n    run: \(command)\n")
+            _ = try await sandbox.run(["run", file, "--quiet"])
+        }
+        let all = try await sandbox.run(["list"])
+        #expect(all.stdout.split(separator: "\n").count == 4, "\(all)")
+        let failed = try await sandbox.run(["list", "--status", "failed", "--quiet"])
+        #expect(failed.stdout == "default/bad-1\n", "\(failed)")
+        let prefixed = try await sandbox.run(["list", "--prefix", "ok-", "--limit", "1", "--quiet"])
+        #expect(prefixed.stdout == "default/ok-1\n", "\(prefixed)")
+        #expect(prefixed.stderr.contains("--cursor default/ok-1"), "\(prefixed)")
+        let next = try await sandbox.run(["list", "--prefix", "ok-", "--cursor", "default/ok-1", "--quiet"])
+        #expect(next.stdout == "default/ok-2\n", "\(next)")
+        let recent = try await sandbox.run(["list", "--since", "1h", "--quiet"])
+        #expect(recent.stdout.split(separator: "\n").count == 3, "\(recent)")
+
+        let other = try sandbox.write("t.yaml", "nodes:\n  - name: only\n    run: true\n")
+        let tenantRun = try await sandbox.run(["run", other, "--tenant", "acme", "--store", sandbox.path("elsewhere")])
+        #expect(tenantRun.status == 0, "\(tenantRun)")
+        #expect(FileManager.default.fileExists(atPath: sandbox.path("elsewhere/acme/t")))
+
+        let dot = try await sandbox.run(["graph", "bad-1"])
+        #expect(dot.stdout.contains(##""only" [label="only\nfailed", fillcolor="#ffcdd2""##), "\(dot)")
+        let mermaid = try await sandbox.run(["graph", "ok-1", "--format", "mermaid"])
+        #expect(mermaid.stdout.contains("class n0 completed"), "\(mermaid)")
+        let fromFile = try await sandbox.run(["graph", other])
+        #expect(fromFile.status == 0 && fromFile.stdout.hasPrefix("digraph \"t\""), "\(fromFile)")
+    }
+}
