@@ -57,10 +57,17 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Runs one durable workflow with real side effects; the crash tests kill it at random.
+        .executableTarget(
+            name: "flow-crashtest",
+            dependencies: ["FlowOrchestrator"],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "FlowOrchestratorTests",
             dependencies: [
                 "FlowOrchestrator",
+                "flow-crashtest",
                 "FBSchema",
                 "CZstd",
                 .product(name: "Logging", package: "swift-log"),

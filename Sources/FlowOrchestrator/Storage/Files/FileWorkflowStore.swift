@@ -19,6 +19,12 @@ public class FileWorkflowStore: WorkflowStore, @unchecked Sendable {
 
     public var supportsJournal: Bool { false }
 
+    /// Stores without a journal refuse appends (`supportsJournal` is false); see
+    /// ``FlatBuffersStore/append(_:to:durability:)``.
+    public func append(_ events: [WorkflowEvent], to key: WorkflowKey, durability: Durability) async throws {
+        throw FlowError(.invalidArgument, "\(type(of: self)) keeps no journal; save a snapshot instead")
+    }
+
     /// Replaces the workflow's snapshot atomically; durable on return when `durability` is
     /// `fsync` (file and directory synced). A crash during the call leaves the old snapshot or
     /// the new one.

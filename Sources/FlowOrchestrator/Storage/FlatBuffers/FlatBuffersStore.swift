@@ -1,6 +1,21 @@
+import FBSchema
+import Foundation
+import Logging
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// The durable default: per workflow a zstd-compressed FlatBuffers snapshot
-/// (`ROOT/TENANT/ID/snapshot.fb.zst`), readable with `zstd -d` and `flatc --json`, plus a
-/// small summary for listing. See docs/format.md.
+/// (`ROOT/TENANT/ID/snapshot.fb.zst`), readable with `zstd -d` and `flatc --json`, plus an
+/// append-only journal of FlatBuffers records (`journal.log`, each framed with its length and a
+/// CRC32C) and a small summary for listing. See docs/format.md.
+///
+/// With the `node` persistence strategy every status change is appended to the journal; a
+/// snapshot is written when the journal passes its bounds (compaction) and whenever a whole
+/// state is saved. Opening a workflow reads the snapshot, replays the journal past it and cuts a
+/// torn or corrupt tail (logged as a warning and counted in ``stats()``).
 public final class FlatBuffersStore: FileWorkflowStore, @unchecked Sendable {
     /// Settings of a FlatBuffers store.
     public struct Options: Sendable {
@@ -10,29 +25,223 @@ public final class FlatBuffersStore: FileWorkflowStore, @unchecked Sendable {
         /// The largest snapshot accepted when loading, compressed or not; a zstd frame that
         /// declares more is refused as a decompression bomb.
         public var maxSnapshotBytes: Int
+        /// Compact (write a snapshot, start a new journal) once the journal holds this many records.
+        public var compactAfterRecords: Int
+        /// Compact once the journal holds this many bytes.
+        public var compactAfterBytes: Int
+        /// The largest journal read.
+        public var maxJournalBytes: Int
+        /// Open a journal damaged before its tail by keeping the records before the damage and
+        /// dropping the rest (logged as an error). Off by default: such damage is an error.
+        public var salvage: Bool
 
         /// Options with every field given.
-        public init(compressionLevel: Int32? = 1, maxSnapshotBytes: Int = 1 << 30) {
+        public init(
+            compressionLevel: Int32? = 1, maxSnapshotBytes: Int = 1 << 30, compactAfterRecords: Int = 200_000,
+            compactAfterBytes: Int = 64 << 20, maxJournalBytes: Int = 4 << 30, salvage: Bool = false
+        ) {
             self.compressionLevel = compressionLevel
             self.maxSnapshotBytes = min(maxSnapshotBytes, Int(Int32.max))
+            self.compactAfterRecords = max(1, compactAfterRecords)
+            self.compactAfterBytes = max(1024, compactAfterBytes)
+            self.maxJournalBytes = maxJournalBytes
+            self.salvage = salvage
         }
     }
 
     /// The options the store was opened with.
     public let options: Options
+    private let logger: Logger?
+    private let journals = Mutex<[WorkflowKey: JournalHandle]>([:])
+    private let tailsCut = Atomic<Int>(0)
 
     /// Opens (creating if needed) a store rooted at `directory`, finishing any transaction a
-    /// crash interrupted.
-    public convenience init(directory: String, options: Options = Options()) throws {
-        try self.init(directory: directory, options: options, layer: SystemFileLayer())
+    /// crash interrupted. Warnings (a cut journal tail) go to `logger`.
+    public convenience init(directory: String, options: Options = Options(), logger: Logger? = nil) throws {
+        try self.init(directory: directory, options: options, layer: SystemFileLayer(), logger: logger)
     }
 
-    init(directory: String, options: Options, layer: any FileLayer) throws {
+    init(directory: String, options: Options, layer: any FileLayer, logger: Logger? = nil) throws {
         self.options = options
+        self.logger = logger
         let format = FlatBuffersSnapshotFormat(
             compressionLevel: options.compressionLevel, maxSnapshotBytes: options.maxSnapshotBytes)
         super.init(
             engine: try FileStoreEngine(
                 root: directory, format: format, layer: layer, maxFileBytes: options.maxSnapshotBytes))
+    }
+
+    public override var supportsJournal: Bool { true }
+
+    private func journalPath(_ key: WorkflowKey) -> String { "\(engine.directory(key))/journal.log" }
+
+    private var reader: JournalReader {
+        JournalReader(io: engine.io, salvage: options.salvage, logger: logger)
+    }
+
+    // MARK: Reading
+
+    /// The snapshot with the journal replayed; `notFound`, or `corruptData` naming the file and
+    /// offset. The writer's own process gets its in-memory replica.
+    public override func load(_ key: WorkflowKey) async throws -> WorkflowState {
+        if let handle = journals.withLock({ $0[key] }) { return handle.state }
+        return try read(key).state
+    }
+
+    private func read(_ key: WorkflowKey) throws -> JournalReader.Outcome {
+        guard let (snapshot, _, _) = try engine.loadSnapshot(key) else {
+            throw FlowError(.notFound, "workflow \(key) not found in \(engine.root)")
+        }
+        return try reader.replay(onto: snapshot, journal: journalPath(key), maxBytes: options.maxJournalBytes)
+    }
+
+    // MARK: Writing
+
+    /// Writes `state` as the snapshot (atomically) and starts a fresh journal after it. Durable
+    /// on return when `durability` is `fsync`.
+    public override func save(_ state: WorkflowState, durability: Durability) async throws {
+        let key = try WorkflowKey(tenant: state.tenant, id: state.id)
+        try engine.save(state, durability: durability)
+        try restartJournal(key, after: state, durability: durability)
+    }
+
+    /// Replaces the journal with an empty one that follows `state`, atomically.
+    private func restartJournal(_ key: WorkflowKey, after state: WorkflowState, durability: Durability) throws {
+        let path = journalPath(key)
+        try JournalCodec.header(base: state.lastSequence).withUnsafeBytes { header in
+            try engine.io.replaceAtomically(path, with: header, durability: durability)
+        }
+        if let handle = journals.withLock({ $0[key] }) {
+            let fd = try engine.io.open(path, O_WRONLY)
+            handle.restart(with: state, fd: fd, io: engine.io)
+        }
+    }
+
+    /// Appends `events` to the workflow's journal as one write; with `fsync` durability they are
+    /// on disk (one `fdatasync` for the batch) when this returns. Compacts when the journal has
+    /// passed its bounds. After a failed write the workflow's writer is stopped (`writerStopped`)
+    /// until the workflow is opened again.
+    public override func append(_ events: [WorkflowEvent], to key: WorkflowKey, durability: Durability) async throws {
+        guard !events.isEmpty else { return }
+        let handle = try openJournal(key)
+        let compact = try handle.append(
+            events, durability: durability, io: engine.io,
+            bounds: (options.compactAfterRecords, options.compactAfterBytes))
+        let statusChanged = events.contains { $0.kind == .workflowStarted || $0.kind == .workflowFinished }
+        if compact {
+            try compactJournal(key, handle: handle, durability: durability)
+        } else if statusChanged {
+            // Keep `list` filters by status right without a snapshot: the summary is a cache.
+            try engine.writeSummary(WorkflowSummary(handle.state), in: engine.directory(key), durability: .buffered)
+        }
+    }
+
+    /// Writes the replica as the new snapshot, then a new empty journal. A crash between the two
+    /// leaves a snapshot that already holds the old journal's records; replay skips them.
+    private func compactJournal(_ key: WorkflowKey, handle: JournalHandle, durability: Durability) throws {
+        let state = handle.state
+        try engine.save(state, durability: .fsync)
+        try restartJournal(key, after: state, durability: .fsync)
+        logger?.debug("journal compacted", metadata: ["workflow": "\(key)", "sequence": "\(state.lastSequence)"])
+    }
+
+    /// The open journal of `key`, opening it (and cutting a damaged tail) on first use.
+    private func openJournal(_ key: WorkflowKey) throws -> JournalHandle {
+        if let handle = journals.withLock({ $0[key] }) { return handle }
+        let outcome = try read(key)
+        let path = journalPath(key)
+        let io = engine.io
+        if !outcome.journalExists {
+            try JournalCodec.header(base: outcome.state.lastSequence).withUnsafeBytes { header in
+                try io.replaceAtomically(path, with: header, durability: .fsync)
+            }
+        }
+        let fd = try io.open(path, O_WRONLY)
+        var size = Int64(outcome.journalExists ? outcome.goodEnd : Int(FBS_JOURNAL_HEADER_SIZE))
+        do {
+            let fileSize = try io.size(fd, path: path)
+            if fileSize > size, let cut = outcome.cutTail {
+                try io.truncate(fd, to: size, path: path)
+                try io.sync(fd, path: path)
+                tailsCut.add(1, ordering: .relaxed)
+                logger?.warning(
+                    "cut a damaged journal tail before appending",
+                    metadata: ["file": "\(path)", "offset": "\(cut.offset)", "bytes": "\(fileSize - size)"])
+            } else if fileSize < size {
+                size = fileSize
+            }
+        } catch {
+            io.close(fd)
+            throw error
+        }
+        let handle = JournalHandle(
+            key: key, path: path, fd: fd, size: size, records: outcome.records, replica: outcome.state)
+        return journals.withLock { journals in
+            if let existing = journals[key] {
+                io.close(fd)
+                return existing
+            }
+            journals[key] = handle
+            return handle
+        }
+    }
+
+    private func closeJournal(_ key: WorkflowKey) {
+        let handle = journals.withLock { $0.removeValue(forKey: key) }
+        handle?.close(io: engine.io)
+    }
+
+    // MARK: Locking, removal, maintenance
+
+    /// Takes the workflow's writer lock; releasing it also closes the workflow's journal, so the
+    /// next writer (in any process) reopens the state from disk.
+    public override func acquireWriter(_ key: WorkflowKey) async throws -> any WorkflowLease {
+        let lock = try WriterLock.acquire(directory: engine.directory(key), key: key, io: engine.io)
+        closeJournal(key)
+        return JournalLease(store: self, key: key, lock: lock)
+    }
+
+    private struct JournalLease: WorkflowLease {
+        let store: FlatBuffersStore
+        let key: WorkflowKey
+        let lock: WriterLock
+
+        func release() async {
+            store.closeJournal(key)
+            lock.releaseNow()
+        }
+    }
+
+    public override func delete(_ key: WorkflowKey) async throws {
+        closeJournal(key)
+        try engine.delete(key)
+    }
+
+    public override func stats() async throws -> StoreStats {
+        var stats = try engine.stats()
+        stats.journalTailsCut = tailsCut.load(ordering: .relaxed)
+        return stats
+    }
+
+    /// Reads every snapshot, summary and journal and reports each problem with its file and
+    /// offset (a torn journal tail included: it is not an error, but it is worth knowing).
+    public override func verify() async throws -> [StoreProblem] {
+        try engine.verify { key, directory in
+            let path = "\(directory)/journal.log"
+            guard access(path, F_OK) == 0 else { return [] }
+            do {
+                guard let (snapshot, _, _) = try engine.loadSnapshot(key) else {
+                    return [StoreProblem(path: path, message: "journal without a snapshot")]
+                }
+                let outcome = try JournalReader(io: engine.io, salvage: true, logger: nil)
+                    .replay(onto: snapshot, journal: path, maxBytes: options.maxJournalBytes)
+                if let cut = outcome.cutTail {
+                    return [StoreProblem(path: path, message: "damaged tail at offset \(cut.offset): \(cut.message)")]
+                }
+                return []
+            } catch {
+                return [StoreProblem(error: error.asFlowError)]
+            }
+        }
     }
 }

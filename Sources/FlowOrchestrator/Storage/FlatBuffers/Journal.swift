@@ -1,0 +1,174 @@
+import FBSchema
+import Foundation
+import Logging
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A workflow's journal opened for appending by the process that holds its writer lock, with a
+/// replica of the state the snapshot plus the journal describe (so that loads, validation and
+/// compaction need no reading back).
+///
+/// After any failed write or sync the journal is cut back to its last durable length and the
+/// handle refuses every later append: nothing is ever reported durable that is not, and the next
+/// writer reopens the state from disk.
+final class JournalHandle: @unchecked Sendable {
+    // @unchecked: every mutable field is read and written only under `lock`.
+    private let lock = NSLock()
+    private var fd: Int32
+    private var size: Int64
+    private var records: Int
+    private(set) var replica: WorkflowState
+    private var stopped: FlowError?
+    let key: WorkflowKey
+    let path: String
+
+    init(key: WorkflowKey, path: String, fd: Int32, size: Int64, records: Int, replica: WorkflowState) {
+        self.key = key
+        self.path = path
+        self.fd = fd
+        self.size = size
+        self.records = records
+        self.replica = replica
+    }
+
+    func withLock<T>(_ body: () throws -> T) rethrows -> T {
+        lock.lock()
+        defer { lock.unlock() }
+        return try body()
+    }
+
+    /// The replica, read under the lock.
+    var state: WorkflowState { withLock { replica } }
+
+    /// Appends `events` as one write and, with fsync durability, one `fdatasync`; then applies
+    /// them to the replica. Returns whether the journal has grown past the compaction bounds.
+    func append(_ events: [WorkflowEvent], durability: Durability, io: FileIO, bounds: (records: Int, bytes: Int)) throws -> Bool {
+        try withLock {
+            if let stopped {
+                throw FlowError(
+                    .writerStopped, "workflow \(key): an earlier write failed (\(stopped.message)); reopen the workflow",
+                    cause: stopped)
+            }
+            try validate(events)
+            let frames = try JournalCodec.encode(events)
+            defer { frames.free() }
+            do {
+                try io.pwriteAll(fd, frames.bytes, at: size, path: path)
+                if durability == .fsync { try io.sync(fd, path: path, dataOnly: true) }
+            } catch {
+                // Take back whatever part of the batch reached the file, then refuse to go on.
+                _ = io.layer.ftruncate(fd, size)
+                let failure = error.asFlowError
+                stopped = failure
+                throw failure
+            }
+            size += Int64(frames.bytes.count)
+            records += events.count
+            for event in events { try replica.apply(event) }
+            return records >= bounds.records || size >= Int64(bounds.bytes)
+        }
+    }
+
+    /// Checks that `events` follow the replica and name its nodes, before anything is written.
+    private func validate(_ events: [WorkflowEvent]) throws {
+        var expected = replica.lastSequence &+ 1
+        for event in events {
+            guard event.sequence == expected else {
+                throw FlowError(
+                    .invalidArgument,
+                    "workflow \(key): event \(event.sequence) does not follow \(expected - 1) in the journal")
+            }
+            if event.kind.concernsNode {
+                let hint = Int(event.nodeIndex)
+                let known =
+                    (hint >= 0 && hint < replica.nodes.count && (event.node == nil || replica.nodes[hint].name == event.node))
+                    || (event.node.map { replica.index(ofNode: $0) != nil } ?? false)
+                guard known else {
+                    throw FlowError(.invalidArgument, "workflow \(key): event \(event.sequence) names an unknown node")
+                }
+            }
+            expected &+= 1
+        }
+    }
+
+    /// Starts over with an empty journal after `state` was saved as the snapshot; `fd` is the
+    /// new journal file's descriptor.
+    func restart(with state: WorkflowState, fd newFD: Int32, io: FileIO) {
+        withLock {
+            io.close(fd)
+            fd = newFD
+            size = Int64(FBS_JOURNAL_HEADER_SIZE)
+            records = 0
+            replica = state
+            stopped = nil
+        }
+    }
+
+    func close(io: FileIO) {
+        withLock {
+            if fd >= 0 { io.close(fd) }
+            fd = -1
+            stopped = stopped ?? FlowError(.writerStopped, "workflow \(key): the writer was released")
+        }
+    }
+}
+
+/// Reading journals back: snapshot plus records, the tail rule, and salvage.
+struct JournalReader {
+    let io: FileIO
+    let salvage: Bool
+    let logger: Logger?
+
+    /// What was read, and where the journal's good prefix ends.
+    struct Outcome {
+        var state: WorkflowState
+        var journalExists: Bool
+        var goodEnd: Int
+        var records: Int
+        var cutTail: (offset: Int, message: String)?
+    }
+
+    /// `snapshot` with every record of the journal at `path` past it applied. A torn or corrupt
+    /// tail is left out; damage with valid records after it is a `corruptData` error unless
+    /// salvaging; a journal that does not connect to the snapshot is `corruptData`.
+    func replay(onto snapshot: WorkflowState, journal path: String, maxBytes: Int) throws -> Outcome {
+        guard let buffer = try io.readFile(path, limit: maxBytes) else {
+            return Outcome(state: snapshot, journalExists: false, goodEnd: 0, records: 0)
+        }
+        let (header, scan) = try JournalCodec.scan(buffer.bytes, path: path)
+        var state = snapshot
+        guard header.base_sequence <= state.lastSequence else {
+            throw FlowError(
+                .corruptData,
+                "\(path): journal starts after event \(header.base_sequence) but the snapshot ends at \(state.lastSequence): events are missing")
+        }
+        var outcome = Outcome(state: state, journalExists: true, goodEnd: scan.goodEnd, records: scan.events.count)
+        if let damage = scan.damage {
+            if !damage.isTail, !salvage {
+                throw FlowError(
+                    .corruptData,
+                    "\(path): damaged at offset \(damage.offset) (\(damage.message)) with valid records after it; \(scan.events.count) records before it are intact (open with salvage to keep only those)")
+            }
+            outcome.cutTail = (damage.offset, damage.message)
+        }
+        for event in scan.events where event.sequence > state.lastSequence {
+            guard event.sequence == state.lastSequence + 1 else {
+                throw FlowError(
+                    .corruptData, "\(path): journal jumps from event \(state.lastSequence) to \(event.sequence)")
+            }
+            do {
+                try state.apply(event)
+            } catch {
+                throw FlowError(.corruptData, "\(path): \(error.message)")
+            }
+        }
+        outcome.state = state
+        if let cut = outcome.cutTail {
+            logger?.warning(
+                "journal tail cut", metadata: ["file": "\(path)", "offset": "\(cut.offset)", "reason": "\(cut.message)"])
+        }
+        return outcome
+    }
+}

@@ -1,0 +1,120 @@
+import FBSchema
+import Foundation
+
+/// Journal records (Schemas/journal.fbs) to and from ``WorkflowEvent``s. Framing, checksums and
+/// validation happen on the C side; see docs/format.md.
+enum JournalCodec {
+    /// The bytes of a journal file's header for a journal that follows sequence `base`.
+    static func header(base: UInt64) -> [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: Int(FBS_JOURNAL_HEADER_SIZE))
+        _ = bytes.withUnsafeMutableBytes { fbs_journal_header_encode(base, $0.baseAddress, $0.count) }
+        return bytes
+    }
+
+    /// The framed records of `events`, ready to append.
+    static func encode(_ events: [WorkflowEvent]) throws -> FBSBuffer {
+        var arena = Arena(capacity: events.count * 32)
+        var records = [fbs_record_in]()
+        records.reserveCapacity(events.count)
+        for event in events {
+            var record = fbs_record_in()
+            record.sequence = event.sequence
+            record.time_us = event.time.microsecondsSince1970
+            record.delay_us = event.delayMicroseconds
+            record.node = arena.add(event.node)
+            record.error = arena.add(event.error)
+            record.key = arena.add(event.key)
+            record.payload = arena.add(event.payload)
+            record.node_index = event.nodeIndex
+            record.attempt = event.attempt
+            record.kind = fbs_event_kind(UInt32(event.kind.rawValue))
+            record.workflow_status = fbs_workflow_status(UInt32(event.workflowStatus?.rawValue ?? 0))
+            records.append(record)
+        }
+        var output = fbs_buffer()
+        var error = fbs_error()
+        let code = arena.bytes.withUnsafeBytes { arenaBytes in
+            fbs_records_encode(records, records.count, arenaBytes.baseAddress, arenaBytes.count, &output, &error)
+        }
+        guard code == FBS_OK else {
+            throw FlowError(.invalidArgument, "cannot encode journal records: \(error.text)")
+        }
+        return FBSBuffer(output)
+    }
+
+    /// The event a verified record view describes.
+    static func event(_ view: fbs_record_view) -> WorkflowEvent {
+        let kind = WorkflowEvent.Kind(rawValue: UInt8(view.kind.rawValue)) ?? .workflowStarted
+        return WorkflowEvent(
+            sequence: view.sequence, time: Date(microsecondsSince1970: view.time_us), kind: kind,
+            node: view.node.string, nodeIndex: view.node_index, attempt: view.attempt,
+            workflowStatus: kind == .workflowStarted || kind == .workflowFinished
+                ? WorkflowStatus(rawValue: UInt8(view.workflow_status.rawValue)) : nil,
+            error: view.error.string, key: view.key.string, payload: view.payload.bytes,
+            delayMicroseconds: view.delay_us)
+    }
+
+    /// What a scan of a journal's frames found.
+    struct Scan {
+        /// The events of the good frames, in file order.
+        var events: [WorkflowEvent] = []
+        /// The file offset where the good prefix ends.
+        var goodEnd: Int
+        /// Why the scan stopped early, with the file offset of the bad frame; nil at a clean end.
+        var damage: (offset: Int, message: String, isTail: Bool)?
+    }
+
+    /// Reads every good frame of `buffer` (a whole journal file, header included, 8-aligned) and
+    /// classifies the damage that stopped it: a torn or corrupt *tail* (nothing valid after the
+    /// bad frame) or damage *before* the tail (a valid frame follows somewhere after it).
+    static func scan(_ buffer: UnsafeRawBufferPointer, path: String) throws -> (header: fbs_journal_header, scan: Scan) {
+        var header = fbs_journal_header()
+        var error = fbs_error()
+        guard fbs_journal_header_parse(buffer.baseAddress, buffer.count, &header, &error) == FBS_OK else {
+            if error.code == FBS_ERR_UNSUPPORTED_VERSION {
+                throw FlowError(.unsupportedFormat, "\(path): \(error.text)")
+            }
+            throw FlowError(.corruptData, "\(path): bad journal header: \(error.text)")
+        }
+        let start = Int(FBS_JOURNAL_HEADER_SIZE)
+        var scan = Scan(goodEnd: start)
+        var offset = start
+        var views = [fbs_record_view](repeating: fbs_record_view(), count: 4096)
+        while true {
+            var result = fbs_scan_result()
+            let rest = UnsafeRawBufferPointer(rebasing: buffer[offset...])
+            _ = views.withUnsafeMutableBufferPointer { views in
+                fbs_records_scan(rest.baseAddress, rest.count, views.baseAddress, views.count, &result)
+            }
+            for view in views.prefix(result.count) { scan.events.append(event(view)) }
+            offset += Int(result.consumed)
+            scan.goodEnd = offset
+            switch result.stop {
+            case FBS_SCAN_FULL:
+                continue
+            case FBS_SCAN_END:
+                return (header, scan)
+            default:
+                let message = result.error.text
+                let isTail = result.stop == FBS_SCAN_TORN_TAIL || !hasValidFrame(in: buffer, after: offset)
+                scan.damage = (offset, "\(message.isEmpty ? "bad frame" : message)", isTail)
+                return (header, scan)
+            }
+        }
+    }
+
+    /// Whether any 8-aligned offset past the bad frame at `offset` starts a frame that passes
+    /// every check: if one does, the damage is not confined to the tail.
+    private static func hasValidFrame(in buffer: UnsafeRawBufferPointer, after offset: Int) -> Bool {
+        var candidate = offset + Int(FBS_FRAME_ALIGNMENT)
+        while candidate + Int(FBS_FRAME_HEADER_SIZE) + 8 <= buffer.count {
+            var result = fbs_scan_result()
+            let rest = UnsafeRawBufferPointer(rebasing: buffer[candidate...])
+            var view = fbs_record_view()
+            _ = fbs_records_scan(rest.baseAddress, rest.count, &view, 1, &result)
+            if result.count > 0 { return true }
+            candidate += Int(FBS_FRAME_ALIGNMENT)
+        }
+        return false
+    }
+}
