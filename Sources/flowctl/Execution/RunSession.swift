@@ -28,7 +28,10 @@ struct RunSession {
         let source = definition.source
 
         let interrupts = Interrupts()
-        defer { interrupts.stop() }
+        defer {
+            interrupts.stop()
+            shell.inputs.removeAll()
+        }
         let (result, interrupted) = try await withThrowingTaskGroup(of: Piece.self) { group in
             group.addTask { .result(try await workflow.execute(definition: source)) }
             group.addTask {

@@ -1,5 +1,6 @@
 import FlowOrchestrator
 import Foundation
+import Synchronization
 
 /// Turns a definition into a DAG whose nodes run their `run` command through ``ChildProcess``.
 ///
@@ -9,7 +10,8 @@ import Foundation
 /// - the environment is flowctl's, plus the node's `env`, plus `FLOW_WORKFLOW_ID`,
 ///   `FLOW_TENANT`, `FLOW_NODE`, `FLOW_ATTEMPT`, `FLOW_IDEMPOTENCY_KEY`, and for each
 ///   dependency `FLOW_OUTPUT_<name>` (its output without trailing newlines, when it is at most
-///   ``maxVariableBytes`` and holds no NUL byte) and a file `$FLOW_INPUTS/<name>` (its exact bytes).
+///   ``maxVariableBytes`` and holds no NUL byte) and a file `$FLOW_INPUTS/<name>` (its exact bytes;
+///   the directory is shared by the run's nodes and removed when the run ends).
 struct ShellNodes: Sendable {
     /// The largest output passed in an environment variable.
     static let maxVariableBytes = 64 << 10
@@ -21,6 +23,8 @@ struct ShellNodes: Sendable {
     var killGrace: Duration = .seconds(5)
     /// flowctl's environment, the base of every node's.
     var baseEnvironment: [String: String] = ProcessInfo.processInfo.environment
+    /// Where dependency outputs are put as files; the owner removes it when the run ends.
+    var inputs = InputFiles()
 
     /// The DAG: one node per definition node, in file order.
     func dag() throws -> DAG {
@@ -45,15 +49,11 @@ struct ShellNodes: Sendable {
         environment["FLOW_NODE"] = context.node
         environment["FLOW_ATTEMPT"] = String(context.attempt)
         environment["FLOW_IDEMPOTENCY_KEY"] = context.idempotencyKey
-        var inputs: String?
-        defer { if let inputs { try? FileManager.default.removeItem(atPath: inputs) } }
         if !node.needs.isEmpty {
-            let directory = try Self.makeInputDirectory()
-            inputs = directory
-            environment["FLOW_INPUTS"] = directory
+            environment["FLOW_INPUTS"] = try inputs.directory()
             for dependency in node.needs {
                 let output = try context.output(of: dependency) ?? Data()
-                try Self.write(output, to: directory + "/" + dependency)
+                try inputs.provide(dependency, output)
                 if output.count <= Self.maxVariableBytes, !output.contains(0) {
                     var text = String(decoding: output, as: UTF8.self)
                     while text.last?.isNewline == true { text.removeLast() }
@@ -94,22 +94,68 @@ struct ShellNodes: Sendable {
         }
     }
 
-    private static func makeInputDirectory() throws -> String {
-        var base = NSTemporaryDirectory()
-        while base.count > 1, base.hasSuffix("/") { base.removeLast() }
-        var template = Array((base + "/flowctl-inputs-XXXXXX").utf8CString)
-        guard let made = mkdtemp(&template) else {
-            throw NodeFailure("cannot create a directory for the inputs: \(SystemError.text(errno))")
-        }
-        return String(cString: made)
+}
+
+/// The run's `FLOW_INPUTS` directory: one file per completed node whose output a dependent
+/// needed, written once (atomically, by rename) and kept until the run ends.
+final class InputFiles: Sendable {
+    private struct Files {
+        var directory: String?
+        var written: Set<String> = []
     }
 
-    private static func write(_ data: Data, to path: String) throws {
-        do {
-            try data.write(to: URL(fileURLWithPath: path))
-        } catch {
-            throw NodeFailure("cannot write input file \(path): \(SystemError.describe(error))")
+    private let files = Mutex(Files())
+
+    /// The directory, created on first use in the system's temporary directory.
+    func directory() throws -> String {
+        try files.withLock { files in
+            if let directory = files.directory { return directory }
+            var template = Array((Self.base() + "/flowctl-inputs-XXXXXX").utf8CString)
+            guard let made = mkdtemp(&template) else {
+                throw NodeFailure("cannot create a directory for node inputs: \(SystemError.text(errno))")
+            }
+            let directory = String(cString: made)
+            files.directory = directory
+            return directory
         }
+    }
+
+    /// Where input directories go: a memory file system when there is one (`$XDG_RUNTIME_DIR`,
+    /// then `/dev/shm`), else the temporary directory. Creating a file per completed node on a
+    /// disk file system costs more than running the node itself (ext4 scans for recently
+    /// deleted inodes on every create); on tmpfs it is nearly free.
+    private static func base() -> String {
+        var candidates: [String] = []
+        if let runtime = ProcessInfo.processInfo.environment["XDG_RUNTIME_DIR"], !runtime.isEmpty {
+            candidates.append(runtime)
+        }
+        candidates.append("/dev/shm")
+        for candidate in candidates where access(candidate, W_OK | X_OK) == 0 { return candidate }
+        var temporary = NSTemporaryDirectory()
+        while temporary.count > 1, temporary.hasSuffix("/") { temporary.removeLast() }
+        return temporary
+    }
+
+    /// Makes `$FLOW_INPUTS/NODE` hold `output`, unless it already does.
+    func provide(_ node: String, _ output: Data) throws {
+        if files.withLock({ $0.written.contains(node) }) { return }
+        let directory = try directory()
+        let temporary = "\(directory)/.\(node).\(UInt64.random(in: 0...UInt64.max))"
+        do {
+            try output.write(to: URL(fileURLWithPath: temporary))
+        } catch {
+            throw NodeFailure("cannot write the input file of \(TextFormat.quoted(node)): \(SystemError.describe(error))")
+        }
+        guard rename(temporary, "\(directory)/\(node)") == 0 else {
+            throw NodeFailure("cannot write the input file of \(TextFormat.quoted(node)): \(SystemError.text(errno))")
+        }
+        _ = files.withLock { $0.written.insert(node) }
+    }
+
+    /// Removes the directory and everything in it.
+    func removeAll() {
+        guard let directory = files.withLock({ $0.directory }) else { return }
+        try? FileManager.default.removeItem(atPath: directory)
     }
 }
 
