@@ -52,3 +52,26 @@ struct CommandTests {
         #expect(fromFile.status == 0 && fromFile.stdout.hasPrefix("digraph \"t\""), "\(fromFile)")
     }
 }
+
+/// The shipped examples run as `Examples/README.md` says.
+@Suite("flowctl examples")
+struct ExampleTests {
+    static let examples: URL = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Examples")
+
+    @Test("every example completes", arguments: ["hello.yaml", "release.json", "wordcount.yaml"])
+    func example(_ name: String) async throws {
+        let sandbox = try Sandbox()
+        let run = try await sandbox.run(["run", Self.examples.appendingPathComponent(name).path])
+        #expect(run.status == 0, "\(run)")
+        let id = URL(fileURLWithPath: name).deletingPathExtension().lastPathComponent
+        let expected: (node: String, output: String) =
+            switch id {
+            case "hello": ("report", "THE QUICK BROWN FOX: 3 lines, 11 words\n")
+            case "release": ("announce", "released v1.4.2 on staging (key default/release/upload), checksum 2678671414\n")
+            default: ("total", "108 words\n")
+            }
+        let output = try await sandbox.run(["output", id, expected.node])
+        #expect(output.stdout == expected.output, "\(output)")
+    }
+}
