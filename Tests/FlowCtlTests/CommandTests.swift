@@ -75,3 +75,51 @@ struct ExampleTests {
         #expect(output.stdout == expected.output, "\(output)")
     }
 }
+
+/// Store maintenance: `verify` and `gc`, and what `run` says about a changed graph.
+@Suite("flowctl store maintenance")
+struct MaintenanceTests {
+    @Test("verify finds a damaged snapshot (exit 3); gc deletes finished workflows by age")
+    func verifyAndGC() async throws {
+        let sandbox = try Sandbox()
+        for id in ["keep", "damaged"] {
+            let file = try sandbox.write("\(id).yaml", "nodes:\n  - name: only\n    run: echo \(id)\n")
+            #expect(try await sandbox.run(["run", file, "--quiet"]).status == 0)
+        }
+        let sound = try await sandbox.run(["verify"])
+        #expect(sound.status == 0, "\(sound)")
+        #expect(sound.stdout.contains("is sound: 2 workflows"), "\(sound)")
+
+        let directory = sandbox.store + "/default/damaged"
+        let snapshot = try #require(
+            try FileManager.default.contentsOfDirectory(atPath: directory).first { $0.hasPrefix("snapshot") })
+        try Data("not a snapshot".utf8).write(to: URL(fileURLWithPath: directory + "/" + snapshot))
+        let damaged = try await sandbox.run(["verify"])
+        #expect(damaged.status == 3, "\(damaged)")
+        #expect(damaged.stdout.contains(directory + "/" + snapshot), "\(damaged)")
+        let show = try await sandbox.run(["show", "damaged"])
+        #expect(show.status == 3 && show.stderr.hasPrefix("flowctl: error: "), "\(show)")
+        #expect(show.stderr.split(separator: "\n").count == 1, "\(show)")
+
+        let young = try await sandbox.run(["gc", "--older-than", "1h"])
+        #expect(young.stdout.hasSuffix("deleted 0 workflows\n"), "\(young)")
+        let all = try await sandbox.run(["gc", "--older-than", "0s"])
+        #expect(all.stdout.contains("deleted default/keep"), "\(all)")
+        #expect(try await sandbox.run(["status", "keep"]).status == 3)
+    }
+
+    @Test("run of a changed graph over an unfinished workflow points at --restart")
+    func changedGraph() async throws {
+        let sandbox = try Sandbox()
+        let file = try sandbox.write("g.yaml", "nodes:\n  - name: a\n    run: exit 1\n")
+        #expect(try await sandbox.run(["run", file, "--quiet"]).status == 1)
+        #expect(try await sandbox.run(["reset", "g", "--failed"]).status == 0)
+        try sandbox.write("g.yaml", "nodes:\n  - name: a\n    run: true\n  - name: b\n    run: true\n")
+        let changed = try await sandbox.run(["run", file])
+        #expect(changed.status == 3, "\(changed)")
+        #expect(changed.stderr.contains("--restart"), "\(changed)")
+        let restarted = try await sandbox.run(["run", file, "--restart", "--quiet"])
+        #expect(restarted.status == 0, "\(restarted)")
+        #expect(restarted.stdout.split(separator: "\n").count == 1, "--quiet prints the final line only: \(restarted)")
+    }
+}

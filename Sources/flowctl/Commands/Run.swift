@@ -7,8 +7,9 @@ struct Run: AsyncParsableCommand {
         abstract: "Run the workflow a YAML or JSON definition file describes.",
         discussion: """
             A stored workflow with the same ID that has not finished (a run was killed or \
-            interrupted) resumes: completed nodes are not run again. One that completed or failed \
-            is only reported; use --restart to start it over, or `flowctl reset` to rerun part of it.
+            interrupted, or nodes were reset) resumes: completed nodes are not run again. One that \
+            completed or failed is only reported; use --restart to start it over, or \
+            `flowctl reset` to rerun part of it.
             """)
 
     @OptionGroup var global: GlobalOptions
@@ -28,13 +29,30 @@ struct Run: AsyncParsableCommand {
             try await store.delete(key)
         }
         let existing = try await store.loadIfPresent(key)
-        if let existing, existing.status == .completed || existing.status == .failed {
+        if let existing, Self.isSettled(existing) {
             Terminal.out(StatusReport.finishedRunLine(existing) + "\n")
             throw (existing.status == .completed ? ExitStatus.success : .workflowFailed).exitCode
         }
         let session = RunSession(
             global: global, store: store, key: key, definition: definition, settings: runOptions.settings)
-        let status = try await session.run(existing: existing)
+        let status: ExitStatus
+        do {
+            status = try await session.run(existing: existing)
+        } catch let error as FlowError where error.code == .fingerprintMismatch {
+            throw CLIError(
+                .storeOrData,
+                "workflow \(key) was started from a different graph (nodes or needs changed since); finish it with `flowctl resume \(key.id)` or start over with --restart")
+        }
         if status != .success { throw status.exitCode }
+    }
+
+    /// Whether a stored workflow has nothing left to run: it completed, or it failed and no
+    /// failed node has been reset since. Anything else (interrupted, killed, reset) resumes.
+    static func isSettled(_ state: WorkflowState) -> Bool {
+        switch state.status {
+        case .completed: state.nodes.allSatisfy { $0.status == .completed }
+        case .failed: state.nodes.contains { $0.status == .failed }
+        default: false
+        }
     }
 }

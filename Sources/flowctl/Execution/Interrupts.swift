@@ -8,7 +8,7 @@ import Glibc
 import Darwin
 #endif
 
-/// Turns SIGINT and SIGTERM into an async stream while a run is under way.
+/// Turns SIGINT, SIGTERM and SIGHUP into an async stream while a run is under way.
 ///
 /// The first signal is delivered to the stream (the run is then cancelled: nodes are stopped and
 /// recorded `cancelled`). A second one means "now": every node's process group gets SIGKILL and
@@ -22,7 +22,7 @@ final class Interrupts: Sendable {
     // Immutable after init; a dispatch source's methods are thread-safe.
     nonisolated(unsafe) private let sources: [any DispatchSourceSignal]
     private let count = Atomic<Int>(0)
-    private static let watched = [SIGINT, SIGTERM]
+    private static let watched = [SIGINT, SIGTERM, SIGHUP]
 
     init() {
         (signals, continuation) = AsyncStream.makeStream(of: Int32.self)
