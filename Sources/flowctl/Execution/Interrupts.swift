@@ -46,7 +46,8 @@ final class Interrupts: Sendable {
         }
         Terminal.error("flowctl: interrupted again: killing the running nodes")
         LiveProcesses.killAll()
-        exit(ExitStatus.interrupted.rawValue)
+        // `_exit`: other threads are mid-run; atexit handlers could wait on them.
+        _exit(ExitStatus.interrupted.rawValue)
     }
 
     /// Stops watching and restores the default dispositions.

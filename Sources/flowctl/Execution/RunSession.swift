@@ -32,7 +32,24 @@ struct RunSession {
             interrupts.stop()
             shell.inputs.removeAll()
         }
-        let (result, interrupted) = try await withThrowingTaskGroup(of: Piece.self) { group in
+        let (result, interrupted) = try await progress.clearingOnError {
+            try await execute(workflow, source: source, progress: progress, interrupts: interrupts)
+        }
+        progress.finish(progress.summary(result.state, interrupted: interrupted))
+        if interrupted { return .interrupted }
+        switch result.status {
+        case .completed: return .success
+        case .cancelled: return .interrupted
+        default: return .workflowFailed
+        }
+    }
+
+    /// Runs `workflow` beside the signal watcher and the live display; the first signal cancels
+    /// the run, which then records its nodes `cancelled` and returns.
+    private func execute(
+        _ workflow: Workflow, source: Data, progress: Progress, interrupts: Interrupts
+    ) async throws -> (ExecutionResult, interrupted: Bool) {
+        try await withThrowingTaskGroup(of: Piece.self) { group in
             group.addTask { .result(try await workflow.execute(definition: source)) }
             group.addTask {
                 for await _ in interrupts.signals { return .interrupted }
@@ -58,13 +75,6 @@ struct RunSession {
                 }
             }
             return (result!, interrupted)
-        }
-        progress.finish(progress.summary(result.state, interrupted: interrupted))
-        if interrupted { return .interrupted }
-        switch result.status {
-        case .completed: return .success
-        case .cancelled: return .interrupted
-        default: return .workflowFailed
         }
     }
 

@@ -131,6 +131,16 @@ final class Progress: Sendable {
         }
     }
 
+    /// Runs `body`; if it throws, erases the live block first so that the error line stands alone.
+    func clearingOnError<T>(_ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch {
+            model.withLock { model in Terminal.out(clearBlock(&model)) }
+            throw error
+        }
+    }
+
     /// The escape codes that erase the block drawn last.
     private func clearBlock(_ model: inout Model) -> String {
         guard model.drawnLines > 0 else { return "" }
