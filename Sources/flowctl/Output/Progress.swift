@@ -173,13 +173,8 @@ final class Progress: Sendable {
 
     /// The final line of a run.
     func summary(_ state: WorkflowState, interrupted: Bool) -> String {
-        let counts = state.statusCounts
-        var parts = ["\(counts[.completed] ?? 0)/\(state.nodes.count) nodes completed"]
-        for status in [NodeStatus.failed, .skipped, .cancelled, .pending] {
-            if let count = counts[status] { parts.append("\(count) \(status)") }
-        }
         let status = interrupted && state.status != .completed ? "interrupted (\(state.status))" : "\(state.status)"
-        return "workflow \(workflow) \(status): " + parts.joined(separator: ", ") + " in "
+        return "workflow \(workflow) \(status): \(StatusReport.counts(state)) in "
             + DurationText.format(ContinuousClock.now - startedAt)
     }
 
