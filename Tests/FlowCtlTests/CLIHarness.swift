@@ -89,8 +89,6 @@ final class Sandbox {
         return text.split(separator: "\n").map(String.init)
     }
 
-    func exists(_ name: String) -> Bool { FileManager.default.fileExists(atPath: path(name)) }
-
     /// Starts `flowctl ARGUMENTS` in the sandbox with stdout and stderr going to files.
     func start(_ arguments: [String]) throws -> RunningCLI {
         try RunningCLI(arguments: arguments, sandbox: self)

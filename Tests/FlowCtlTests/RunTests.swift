@@ -153,7 +153,9 @@ struct RunTests {
                 run: echo third >> '\(marks)'; echo "$FLOW_OUTPUT_second"
             """)
         let crashed = try sandbox.start(["run", file])
-        #expect(await poll { sandbox.lines("marks") == ["first", "second"] }, "second never started")
+        #expect(
+            await poll { sandbox.lines("marks") == ["first", "second"] && pid(in: sandbox, "second-pids") != nil },
+            "second never started")
         crashed.signal(SIGKILL)
         let crash = try await crashed.wait()
         #expect(crash.status == 128 + SIGKILL)
@@ -196,7 +198,8 @@ struct RunTests {
                 run: echo never
             """)
         let running = try sandbox.start(["run", file])
-        #expect(await poll { sandbox.exists("left") && sandbox.exists("right") }, "nodes never started")
+        #expect(
+            await poll { pid(in: sandbox, "left") != nil && pid(in: sandbox, "right") != nil }, "nodes never started")
         let sleepers = [pid(in: sandbox, "left"), pid(in: sandbox, "right")].compactMap { $0 }
         try #require(sleepers.count == 2)
         running.signal(signal)

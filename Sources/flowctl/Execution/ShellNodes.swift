@@ -110,7 +110,9 @@ final class InputFiles: Sendable {
     func directory() throws -> String {
         try files.withLock { files in
             if let directory = files.directory { return directory }
-            var template = Array((Self.base() + "/flowctl-inputs-XXXXXX").utf8CString)
+            let base = Self.base()
+            Self.removeAbandoned(in: base)
+            var template = Array((base + "/\(Self.prefix)\(getpid())-XXXXXX").utf8CString)
             guard let made = mkdtemp(&template) else {
                 throw NodeFailure("cannot create a directory for node inputs: \(SystemError.text(errno))")
             }
@@ -134,6 +136,19 @@ final class InputFiles: Sendable {
         var temporary = NSTemporaryDirectory()
         while temporary.count > 1, temporary.hasSuffix("/") { temporary.removeLast() }
         return temporary
+    }
+
+    /// Directory names start with this and the owner's process ID.
+    private static let prefix = "flowctl-inputs-"
+
+    /// Removes input directories whose flowctl died without cleaning up (kill -9, power loss).
+    private static func removeAbandoned(in base: String) {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: base) else { return }
+        for name in names where name.hasPrefix(prefix) {
+            let owner = name.dropFirst(prefix.count).prefix { $0.isNumber }
+            guard let pid = pid_t(owner), kill(pid, 0) != 0, errno == ESRCH else { continue }
+            try? FileManager.default.removeItem(atPath: base + "/" + name)
+        }
     }
 
     /// Makes `$FLOW_INPUTS/NODE` hold `output`, unless it already does.
