@@ -1,7 +1,7 @@
 // flow-crashtest: runs one durable workflow whose nodes leave real side effects, for the crash
 // tests (tests kill it with SIGKILL at random moments and check the store afterwards).
 //
-//   flow-crashtest STORE WORKFLOW_ID MARKER_FILE NODES [WIDTH] [SEED]
+//   flow-crashtest STORE WORKFLOW_ID MARKER_FILE NODES [WIDTH] [SEED] [NODE_SLEEP_US]
 //
 // The DAG has NODES nodes in levels of WIDTH; node i needs node i-WIDTH. Each node appends its
 // name to MARKER_FILE (O_APPEND, fsync) before returning its name as output, so the marker file
@@ -24,6 +24,7 @@ let workflowID = arguments[2]
 let markerPath = arguments[3]
 let width = arguments.count > 5 ? max(1, Int(arguments[5]) ?? 4) : 4
 let seed = arguments.count > 6 ? UInt64(arguments[6]) ?? 1 : 1
+let fixedSleep = arguments.count > 7 ? UInt32(arguments[7]) : nil
 
 /// Appends one line to the marker file and syncs it: the node's side effect.
 @Sendable func mark(_ line: String) throws {
@@ -41,7 +42,7 @@ for index in 0..<nodeCount {
     let name = "n\(index)"
     let dependencies = index >= width ? ["n\(index - width)"] : []
     // A little work per node, different per node, so kills land everywhere.
-    let spin = UInt32((UInt64(index) &* 2_654_435_761 &+ seed) % 3_000)
+    let spin = fixedSleep ?? UInt32((UInt64(index) &* 2_654_435_761 &+ seed) % 3_000)
     try dag.addNode(name, dependsOn: dependencies) { context in
         usleep(spin)
         try mark(context.node)

@@ -128,8 +128,8 @@ struct CrashTests {
         let directory = TemporaryDirectory()
         defer { directory.cleanup() }
         let store = "\(directory.path)/store"
-        // A long chain: the first process holds the workflow for a while.
-        let first = try Child(binary, [store, "held", "\(directory.path)/marks", "400", "1"])
+        // A chain of 400 nodes of 50 ms each: the first process holds the workflow for 20 s.
+        let first = try Child(binary, [store, "held", "\(directory.path)/marks", "400", "1", "1", "50000"])
         defer {
             first.kill()
             _ = first.wait()

@@ -24,13 +24,16 @@ public enum Names {
     /// Whether `name` follows the rules; the fast path of ``problem(with:)``.
     static func isValid(_ name: String) -> Bool {
         var name = name
-        return name.withUTF8 { bytes in
-            guard !bytes.isEmpty, bytes.count <= maxBytes, bytes[0] != UInt8(ascii: ".") else { return false }
-            for byte in bytes where byte < 0x20 || byte == 0x7F || byte == UInt8(ascii: "/") || byte == UInt8(ascii: "\\") {
-                return false
-            }
-            return true
+        return name.withUTF8 { isValid(utf8: UnsafeRawBufferPointer($0)) }
+    }
+
+    /// Whether the UTF-8 bytes of a name follow the rules.
+    static func isValid(utf8 bytes: UnsafeRawBufferPointer) -> Bool {
+        guard !bytes.isEmpty, bytes.count <= maxBytes, bytes[0] != UInt8(ascii: ".") else { return false }
+        for byte in bytes where byte < 0x20 || byte == 0x7F || byte == UInt8(ascii: "/") || byte == UInt8(ascii: "\\") {
+            return false
         }
+        return true
     }
 
     /// Throws `code` naming `what` when `name` breaks the rules.

@@ -22,6 +22,11 @@ struct Bench: AsyncParsableCommand {
             print(String(format: "save %.1f ms, load %.1f ms, %d bytes", flat.saveSeconds * 1000, flat.loadSeconds * 1000, flat.bytes))
             return
         }
+        let root = directory ?? NSTemporaryDirectory() + "flowctl-bench-\(getpid())"
+        defer { if directory == nil { try? FileManager.default.removeItem(atPath: root) } }
+        // First, while the process is fresh: memory with a large state held.
+        let resident = try await DurabilityBench.residentWithState(nodes: nodes, directory: "\(root)/memory")
+        print(String(format: "memory: process resident with a %d-node state loaded: %.1f MiB", nodes, Double(resident) / 1_048_576))
         for scheduling in [Scheduling.levels, .dependencies] {
             let options = ExecutionOptions(scheduling: scheduling, persistence: .end)
             let wide = try await ExecutorBench.run(Workloads.wide(nodes), options: options)
@@ -31,8 +36,6 @@ struct Bench: AsyncParsableCommand {
                 "executor \(scheduling): wide \(wide.nodes) \(Int(wide.nodesPerSecond)) nodes/s; layered \(layered.nodes) \(Int(layered.nodesPerSecond)) nodes/s"
             )
         }
-        let root = directory ?? NSTemporaryDirectory() + "flowctl-bench-\(getpid())"
-        defer { if directory == nil { try? FileManager.default.removeItem(atPath: root) } }
         let state = SnapshotBench.state(nodes: nodes)
         let flat = try await SnapshotBench.measure(
             "FlatBuffers+zstd", store: FlatBuffersStore(directory: root + "/fb"), state: state)
@@ -48,5 +51,20 @@ struct Bench: AsyncParsableCommand {
                 format: "FlatBuffers+zstd vs JSON: save %.1fx, load %.1fx faster, %.1fx smaller",
                 json.saveSeconds / flat.saveSeconds, json.loadSeconds / flat.loadSeconds,
                 Double(json.bytes) / Double(flat.bytes)))
+        for durability in [Durability.fsync, .buffered] {
+            let wide = try await DurabilityBench.run(
+                Workloads.wide(nodes), directory: "\(root)/wide-\(durability)", durability: durability)
+            let chain = try await DurabilityBench.run(
+                Workloads.chain(4_000), directory: "\(root)/chain-\(durability)", durability: durability)
+            print(
+                String(
+                    format: "journal %@: wide %d: %.0f completions/s; chain 4000: %.2f s", durability.rawValue, wide.nodes,
+                    wide.nodesPerSecond, chain.duration.seconds))
+        }
+        for records in [100_000, 1_000_000] {
+            let seconds = try await DurabilityBench.recovery(records: records, directory: "\(root)/recovery-\(records)")
+            print(String(format: "recovery: open with %d journal records: %.3f s", records, seconds))
+        }
+
     }
 }

@@ -68,7 +68,8 @@ final class FileStoreEngine: Sendable {
         for name in format.snapshotFileNames {
             let path = "\(directory)/\(name)"
             guard let buffer = try io.readFile(path, limit: maxFileBytes) else { continue }
-            let state = try format.decode(buffer, path: path).validated(path: path)
+            let state = try format.decode(buffer, path: path)
+                .validated(path: path, nodeNamesChecked: format.checksNodeNames)
             guard state.id == key.id, state.tenant == key.tenant else {
                 throw FlowError(.corruptData, "\(path): holds workflow \(state.tenant)/\(state.id), not \(key)")
             }

@@ -3,6 +3,8 @@
 /// Decoding treats every file as untrusted: anything that is not a complete, well-formed
 /// snapshot is a `corruptData` (or `unsupportedFormat`) ``FlowError`` naming the file.
 protocol SnapshotFormat: Sendable {
+    /// Whether ``decode(_:path:)`` already checks node names against ``Names``' rules.
+    var checksNodeNames: Bool { get }
     /// Every file name a snapshot may be stored under in a workflow's directory, preferred first.
     var snapshotFileNames: [String] { get }
     /// The name of the small summary file that answers `list` without reading the snapshot.
@@ -18,7 +20,7 @@ extension WorkflowState {
     /// Checks what a decoder cannot: IDs and node names follow the naming rules and the layout
     /// version is one this code reads. (Node names are checked against the DAG, which makes
     /// them unique, when a workflow resumes.)
-    func validated(path: String) throws -> WorkflowState {
+    func validated(path: String, nodeNamesChecked: Bool = false) throws -> WorkflowState {
         guard formatVersion >= 1, formatVersion <= Self.currentFormatVersion else {
             throw FlowError(
                 .unsupportedFormat,
@@ -26,7 +28,7 @@ extension WorkflowState {
         }
         if let problem = Names.problem(with: id) { throw FlowError(.corruptData, "\(path): workflow ID \(problem)") }
         if let problem = Names.problem(with: tenant) { throw FlowError(.corruptData, "\(path): tenant ID \(problem)") }
-        for (index, node) in nodes.enumerated() where !Names.isValid(node.name) {
+        for (index, node) in nodes.enumerated() where !nodeNamesChecked && !Names.isValid(node.name) {
             throw FlowError(.corruptData, "\(path): node \(index) name \(Names.problem(with: node.name) ?? "")")
         }
         return self

@@ -11,9 +11,20 @@ struct Arena {
         bytes.reserveCapacity(capacity)
     }
 
+    /// An arena holding `bytes` already.
+    init(_ bytes: [UInt8]) { self.bytes = bytes }
+
+    /// Appends `raw` as is; returns the offset it starts at.
+    mutating func append(raw: [UInt8]) -> Int {
+        let offset = bytes.count
+        bytes.append(contentsOf: raw)
+        return offset
+    }
+
     mutating func add(_ string: String) -> fbs_slice {
         let offset = bytes.count
-        bytes.append(contentsOf: string.utf8)
+        var string = string
+        string.withUTF8 { bytes.append(contentsOf: $0) }
         return fbs_slice(offset: UInt64(offset), length: UInt64(bytes.count - offset))
     }
 

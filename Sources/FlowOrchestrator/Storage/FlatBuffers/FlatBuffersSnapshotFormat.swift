@@ -1,5 +1,7 @@
 import FBSchema
 import Foundation
+import Synchronization
+import Glibc
 
 /// Snapshots as FlatBuffers (Schemas/workflow.fbs) in a zstd frame with its content checksum
 /// (`snapshot.fb.zst`); summaries as raw FlatBuffers (`summary.fb`). See docs/format.md.
@@ -13,6 +15,7 @@ struct FlatBuffersSnapshotFormat: SnapshotFormat {
     var maxSnapshotBytes: Int
 
     var snapshotFileNames: [String] { ["snapshot.fb.zst"] }
+    var checksNodeNames: Bool { true }
     var summaryFileName: String { "summary.fb" }
 
     func encode(_ state: WorkflowState) throws -> (bytes: [UInt8], fileName: String) {
@@ -23,26 +26,7 @@ struct FlatBuffersSnapshotFormat: SnapshotFormat {
 
     /// The uncompressed Snapshot FlatBuffer of `state`.
     func encodeRaw(_ state: WorkflowState) throws -> FBSBuffer {
-        var arena = Arena(capacity: state.nodes.count * 24 + state.input.count + 256)
-        var nodes = [fbs_node_in]()
-        nodes.reserveCapacity(state.nodes.count)
-        for node in state.nodes {
-            var entry = fbs_node_in()
-            entry.name = arena.add(node.name)
-            entry.error = arena.add(node.lastError)
-            entry.output = arena.add(node.output)
-            entry.attempts = node.attempts
-            entry.status = fbs_node_status(UInt32(node.status.rawValue))
-            if let started = node.startedAt {
-                entry.has_started_at = 1
-                entry.started_at_us = started.microsecondsSince1970
-            }
-            if let ended = node.endedAt {
-                entry.has_ended_at = 1
-                entry.ended_at_us = ended.microsecondsSince1970
-            }
-            nodes.append(entry)
-        }
+        var (arena, nodes) = Self.encodeNodes(state)
         var data = [fbs_kv_in]()
         data.reserveCapacity(state.data.count)
         for (key, value) in state.data {
@@ -80,6 +64,55 @@ struct FlatBuffersSnapshotFormat: SnapshotFormat {
         return FBSBuffer(output)
     }
 
+    /// The nodes' strings and blobs in one arena, and their entries; built in parallel chunks
+    /// (each with its own arena, joined afterwards) when there are many.
+    private static func encodeNodes(_ state: WorkflowState) -> (Arena, [fbs_node_in]) {
+        let count = state.nodes.count
+        let chunks = count >= 16_384 ? max(1, min(4, ProcessInfo.processInfo.activeProcessorCount)) : 1
+        let parts = Locked([(bytes: [UInt8], entries: [fbs_node_in])](repeating: ([], []), count: chunks))
+        DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
+            let range = (count * chunk / chunks)..<(count * (chunk + 1) / chunks)
+            var arena = Arena(capacity: range.count * 32)
+            var entries = [fbs_node_in]()
+            entries.reserveCapacity(range.count)
+            for index in range {
+                let node = state.nodes[index]
+                var entry = fbs_node_in()
+                entry.name = arena.add(node.name)
+                entry.error = arena.add(node.lastError)
+                entry.output = arena.add(node.output)
+                entry.attempts = node.attempts
+                entry.status = fbs_node_status(UInt32(node.status.rawValue))
+                if let started = node.startedAt {
+                    entry.has_started_at = 1
+                    entry.started_at_us = started.microsecondsSince1970
+                }
+                if let ended = node.endedAt {
+                    entry.has_ended_at = 1
+                    entry.ended_at_us = ended.microsecondsSince1970
+                }
+                entries.append(entry)
+            }
+            let built = (arena.bytes, entries)
+            parts.withLock { $0[chunk] = built }
+        }
+        let built = parts.withLock { $0 }
+        if chunks == 1 { return (Arena(built[0].bytes), built[0].entries) }
+        var arena = Arena(capacity: built.reduce(state.input.count + 256) { $0 + $1.bytes.count })
+        var entries = [fbs_node_in]()
+        entries.reserveCapacity(count)
+        for part in built {
+            let base = UInt64(arena.append(raw: part.bytes))
+            for var entry in part.entries {
+                entry.name.offset += base
+                entry.error.offset += base
+                entry.output.offset += base
+                entries.append(entry)
+            }
+        }
+        return (arena, entries)
+    }
+
     func decode(_ buffer: AlignedBuffer, path: String) throws -> WorkflowState {
         let raw = try rawSnapshot(buffer, path: path)
         let bytes = raw.bytes
@@ -88,18 +121,7 @@ struct FlatBuffersSnapshotFormat: SnapshotFormat {
         guard code == FBS_OK else { throw FBSErrors.flowError(error, path: path) }
         var header = fbs_snapshot_view()
         _ = fbs_snapshot_read_header(bytes.baseAddress, &header)
-        let views = [fbs_node_view](unsafeUninitializedCapacity: header.node_count) { views, count in
-            _ = fbs_snapshot_read_nodes(bytes.baseAddress, 0, header.node_count, views.baseAddress)
-            count = header.node_count
-        }
-        let nodes = views.map { view in
-            NodeState(
-                name: view.name.string ?? "", status: NodeStatus(rawValue: UInt8(view.status.rawValue)) ?? .pending,
-                attempts: view.attempts,
-                startedAt: view.has_started_at != 0 ? Date(microsecondsSince1970: view.started_at_us) : nil,
-                endedAt: view.has_ended_at != 0 ? Date(microsecondsSince1970: view.ended_at_us) : nil,
-                lastError: view.error.string, output: view.output.bytes)
-        }
+        let nodes = try Self.decodeNodes(bytes, count: header.node_count, path: path)
         let pairs = [fbs_kv_view](unsafeUninitializedCapacity: header.data_count) { pairs, count in
             _ = fbs_snapshot_read_data(bytes.baseAddress, 0, header.data_count, pairs.baseAddress)
             count = header.data_count
@@ -119,6 +141,51 @@ struct FlatBuffersSnapshotFormat: SnapshotFormat {
         state.nodes = nodes
         state.data = data
         return state
+    }
+
+    /// The nodes of a verified snapshot, converted (and their names checked) in parallel chunks
+    /// when there are many.
+    private static func decodeNodes(_ bytes: UnsafeRawBufferPointer, count: Int, path: String) throws -> [NodeState] {
+        let views = [fbs_node_view](unsafeUninitializedCapacity: count) { views, initialized in
+            _ = fbs_snapshot_read_nodes(bytes.baseAddress, 0, count, views.baseAddress)
+            initialized = count
+        }
+        let chunks = count >= 16_384 ? max(1, min(4, ProcessInfo.processInfo.activeProcessorCount)) : 1
+        let badName = Atomic<Int>(Int.max)
+        let nodes = views.withUnsafeBufferPointer { views in
+            [NodeState](unsafeUninitializedCapacity: count) { buffer, initialized in
+                let shared = SharedBuffers(views: views, nodes: buffer)
+                DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
+                    let range = (count * chunk / chunks)..<(count * (chunk + 1) / chunks)
+                    for index in range {
+                        let view = shared.views[index]
+                        if !Names.isValid(utf8: UnsafeRawBufferPointer(start: view.name.data, count: view.name.length)) {
+                            badName.min(index, ordering: .relaxed)
+                        }
+                        (shared.nodes.baseAddress! + index).initialize(
+                            to: NodeState(
+                                name: view.name.string ?? "",
+                                status: NodeStatus(rawValue: UInt8(view.status.rawValue)) ?? .pending,
+                                attempts: view.attempts,
+                                startedAt: view.has_started_at != 0 ? Date(microsecondsSince1970: view.started_at_us) : nil,
+                                endedAt: view.has_ended_at != 0 ? Date(microsecondsSince1970: view.ended_at_us) : nil,
+                                lastError: view.error.string, output: view.output.bytes))
+                    }
+                }
+                initialized = count
+            }
+        }
+        let bad = badName.load(ordering: .relaxed)
+        if bad != Int.max {
+            throw FlowError(.corruptData, "\(path): node \(bad) name \(Names.problem(with: nodes[bad].name) ?? "is invalid")")
+        }
+        return nodes
+    }
+
+    /// Buffers handed to the parallel chunks, each of which touches its own range only.
+    private struct SharedBuffers: @unchecked Sendable {
+        let views: UnsafeBufferPointer<fbs_node_view>
+        let nodes: UnsafeMutableBufferPointer<NodeState>
     }
 
     /// The snapshot FlatBuffer inside the zstd frame in `buffer`.

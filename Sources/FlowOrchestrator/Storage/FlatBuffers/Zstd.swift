@@ -1,4 +1,5 @@
 import CZstd
+import Foundation
 
 /// zstd frames with the content checksum on, decompressed into aligned memory under a size cap.
 enum Zstd {
@@ -13,6 +14,11 @@ enum Zstd {
         defer { ZSTD_freeCCtx(context) }
         try check(ZSTD_CCtx_setParameter(context, ZSTD_c_compressionLevel, level), "setting the level")
         try check(ZSTD_CCtx_setParameter(context, ZSTD_c_checksumFlag, 1), "enabling the checksum")
+        // Large snapshots compress on every core (still one frame); a library built without
+        // threads refuses the parameter, which only costs speed.
+        if bytes.count >= 1 << 20 {
+            _ = ZSTD_CCtx_setParameter(context, ZSTD_c_nbWorkers, Int32(min(4, ProcessInfo.processInfo.activeProcessorCount)))
+        }
         let bound = ZSTD_compressBound(bytes.count)
         var failure: FlowError?
         let output = [UInt8](unsafeUninitializedCapacity: bound) { buffer, count in

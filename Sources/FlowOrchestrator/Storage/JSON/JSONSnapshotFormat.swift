@@ -4,6 +4,7 @@ import Foundation
 /// measured against.
 struct JSONSnapshotFormat: SnapshotFormat {
     var snapshotFileNames: [String] { ["state.json"] }
+    var checksNodeNames: Bool { false }
     var summaryFileName: String { "summary.json" }
 
     /// `summary.json`: flat fields, readable by anything.

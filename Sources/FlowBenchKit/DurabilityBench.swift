@@ -1,0 +1,78 @@
+import FlowOrchestrator
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Durable execution and recovery through the real FlatBuffers store.
+public enum DurabilityBench {
+    /// Runs `dag` as a new workflow in a FlatBuffers store at `directory` with every status
+    /// change journaled under `durability`.
+    public static func run(
+        _ dag: DAG, directory: String, durability: Durability, scheduling: Scheduling = .dependencies,
+        persistence: PersistenceStrategy = .node
+    ) async throws -> RunMeasurement {
+        let store = try FlatBuffersStore(directory: directory)
+        let options = ExecutionOptions(scheduling: scheduling, persistence: persistence, durability: durability)
+        return try await ExecutorBench.run(dag, store: store, id: "durable", options: options)
+    }
+
+    /// Writes a workflow whose journal holds `records` records past its snapshot, then times
+    /// opening it with a fresh store (read, verify, replay). Returns seconds.
+    public static func recovery(records: Int, directory: String) async throws -> Double {
+        let nodeCount = 1_000
+        let names = (0..<nodeCount).map { "node-\($0)" }
+        let key = try WorkflowKey(id: "recovery")
+        let writer = try FlatBuffersStore(
+            directory: directory, options: .init(compactAfterRecords: Int.max, compactAfterBytes: Int.max))
+        let lease = try await writer.acquireWriter(key)
+        var state = WorkflowState(id: key.id, tenant: key.tenant, fingerprint: "fp", nodeNames: names)
+        try await writer.save(state, durability: .buffered)
+        var batch: [WorkflowEvent] = []
+        batch.reserveCapacity(10_000)
+        let payload = Data("done".utf8)
+        for index in 0..<records {
+            let node = index / 2 % nodeCount
+            let started = index % 2 == 0
+            batch.append(
+                WorkflowEvent(
+                    sequence: UInt64(index + 1), time: Date(timeIntervalSince1970: 1_800_000_000 + Double(index) / 1e4),
+                    kind: started ? .nodeStarted : .nodeCompleted, node: names[node], nodeIndex: Int32(node),
+                    attempt: UInt32(index / (2 * nodeCount) + 1), payload: started ? nil : payload))
+            if batch.count == 10_000 || index == records - 1 {
+                try await writer.append(batch, to: key, durability: .buffered)
+                batch.removeAll(keepingCapacity: true)
+            }
+        }
+        await lease.release()
+        let clock = ContinuousClock()
+        let start = clock.now
+        state = try await FlatBuffersStore(directory: directory).load(key)
+        let elapsed = (clock.now - start).seconds
+        guard state.lastSequence == UInt64(records) else {
+            throw FlowError(.corruptData, "recovery benchmark read \(state.lastSequence) of \(records) records")
+        }
+        return elapsed
+    }
+
+    /// The process's resident memory, in bytes, while it holds a `nodes`-node state loaded
+    /// from a FlatBuffers store, after building and saving it. Run first in a fresh process, it
+    /// is an upper bound of what the state costs (it includes the runtime and freed buffers).
+    public static func residentWithState(nodes: Int, directory: String) async throws -> Int {
+        let store = try FlatBuffersStore(directory: directory)
+        try await store.save(SnapshotBench.state(nodes: nodes, id: "memory"), durability: .buffered)
+        let state = try await store.load(WorkflowKey(tenant: "bench", id: "memory"))
+        let resident = residentSetBytes()
+        withExtendedLifetime(state) {}
+        return resident
+    }
+
+    /// The process's resident set size, from /proc/self/statm.
+    public static func residentSetBytes() -> Int {
+        guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return 0 }
+        let fields = text.split(separator: " ")
+        guard fields.count > 1, let pages = Int(fields[1]) else { return 0 }
+        return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
+    }
+}
