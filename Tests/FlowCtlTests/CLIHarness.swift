@@ -90,13 +90,15 @@ final class Sandbox {
     }
 
     /// Starts `flowctl ARGUMENTS` in the sandbox with stdout and stderr going to files.
-    func start(_ arguments: [String]) throws -> RunningCLI {
-        try RunningCLI(arguments: arguments, sandbox: self)
+    func start(_ arguments: [String], environment: [String: String] = [:]) throws -> RunningCLI {
+        try RunningCLI(arguments: arguments, sandbox: self, environment: environment)
     }
 
     /// Runs `flowctl ARGUMENTS` to its end.
-    func run(_ arguments: [String], timeout: Duration = .seconds(120)) async throws -> CLIOutcome {
-        try await start(arguments).wait(timeout: timeout)
+    func run(
+        _ arguments: [String], environment: [String: String] = [:], timeout: Duration = .seconds(120)
+    ) async throws -> CLIOutcome {
+        try await start(arguments, environment: environment).wait(timeout: timeout)
     }
 
     /// `flowctl show ID` decoded.
@@ -121,7 +123,7 @@ final class RunningCLI {
     private let stdoutPath: String
     private let stderrPath: String
 
-    fileprivate init(arguments: [String], sandbox: Sandbox) throws {
+    fileprivate init(arguments: [String], sandbox: Sandbox, environment extra: [String: String]) throws {
         let tag = UUID().uuidString
         stdoutPath = sandbox.path("out-\(tag)")
         stderrPath = sandbox.path("err-\(tag)")
@@ -135,6 +137,7 @@ final class RunningCLI {
         process.currentDirectoryURL = sandbox.root
         var environment = ProcessInfo.processInfo.environment
         environment["FLOW_STORE"] = sandbox.store
+        environment.merge(extra) { $1 }
         process.environment = environment
         process.standardInput = FileHandle.nullDevice
         process.standardOutput = FileHandle(forWritingAtPath: stdoutPath)

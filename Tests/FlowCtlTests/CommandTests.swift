@@ -50,6 +50,20 @@ struct CommandTests {
         #expect(mermaid.stdout.contains("class n0 completed"), "\(mermaid)")
         let fromFile = try await sandbox.run(["graph", other])
         #expect(fromFile.status == 0 && fromFile.stdout.hasPrefix("digraph \"t\""), "\(fromFile)")
+
+        // PNG goes through the first `dot` on PATH; without one, a clear usage error.
+        let noDot = try await sandbox.run(["graph", "ok-1", "--format", "png"], environment: ["PATH": sandbox.path("empty")])
+        #expect(noDot.status == 2, "\(noDot)")
+        #expect(noDot.stderr.contains("needs Graphviz's `dot` on PATH"), "\(noDot)")
+        try FileManager.default.createDirectory(atPath: sandbox.path("bin"), withIntermediateDirectories: true)
+        let fakeDot = try sandbox.write("bin/dot", "#!/bin/sh\n[ \"$1\" = -Tpng ] && [ \"$2\" = -o ] && cat > \"$3\"\n")
+        #expect(chmod(fakeDot, 0o755) == 0)
+        let png = try await sandbox.run(
+            ["graph", "ok-1", "--format", "png", "-o", sandbox.path("g.png")],
+            environment: ["PATH": sandbox.path("bin") + ":/usr/bin:/bin"])
+        #expect(png.status == 0, "\(png)")
+        let drawn = try String(contentsOfFile: sandbox.path("g.png"), encoding: .utf8)
+        #expect(drawn.hasPrefix("digraph \"ok-1\""), "dot got the DOT text: \(drawn)")
     }
 }
 
