@@ -192,12 +192,12 @@ struct ExecutorTests {
         #expect(try await store.load(WorkflowKey(id: "cancel")).status == .cancelled)
     }
 
-    /// a fails at once; b needs a; c is independent and slow.
-    private func failingDAG(_ recorder: Recorder) throws -> DAG {
+    /// a fails at once; b needs a; c is independent and slow; d needs c.
+    private func failingDAG(_ recorder: Recorder, slow: Duration = .milliseconds(200)) throws -> DAG {
         var dag = DAG()
         try dag.addNode("a") { _ in throw TestFailure("a broke") }
         try dag.addNode("c") { _ in
-            try await Task.sleep(for: .milliseconds(200))
+            try await Task.sleep(for: slow)
             recorder.record("c done")
             return .empty
         }
@@ -217,7 +217,7 @@ struct ExecutorTests {
         let recorder = Recorder()
         let options = ExecutionOptions(failurePolicy: .failFast)
         let result = try await Workflow(
-            id: "ff", dag: try failingDAG(recorder), store: InMemoryStore(), options: options
+            id: "ff", dag: try failingDAG(recorder, slow: .seconds(60)), store: InMemoryStore(), options: options
         ).execute()
         #expect(result.status == .failed)
         #expect(result.state[node: "a"]?.status == .failed)
