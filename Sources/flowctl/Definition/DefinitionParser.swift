@@ -64,8 +64,8 @@ struct DefinitionParser {
         do {
             _ = try WorkflowKey(id: id)
         } catch {
-            let where_ = idNode.map { _ in "" } ?? " (taken from the file name; set `id` to choose another)"
-            throw self.error(at: idNode ?? root, error.message + where_)
+            let origin = idNode == nil ? " (taken from the file name; set `id` to choose another)" : ""
+            throw self.error(at: idNode ?? root, error.message + origin)
         }
         var concurrency: Int?
         if let node = fields["concurrency"] {

@@ -74,7 +74,9 @@ struct RunSession {
                     break
                 }
             }
-            return (result!, interrupted)
+            // The run's task ends with a result or an error, and an error ends the loop above.
+            guard let result else { throw CLIError(.storeOrData, "the run ended without a result") }
+            return (result, interrupted)
         }
     }
 
