@@ -273,6 +273,7 @@ struct ExecutorTests {
         failOnce.withLock { $0 = false }
         let reset = try await workflow.resetFailedNodes()
         #expect(reset[node: "two"]?.status == .pending)
+        #expect(reset.status == .pending)  // a reset workflow has work again
         let result = try await workflow.execute()
         #expect(result.status == .completed)
         #expect(recorder.all == ["one", "two", "two", "three"])

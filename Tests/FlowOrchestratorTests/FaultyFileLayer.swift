@@ -73,6 +73,7 @@ final class FaultyFileLayer: FileLayer {
     func ftruncate(_ fd: Int32, _ length: Int64) -> Result<Void, Errno> { real.ftruncate(fd, length) }
     func fileSize(_ fd: Int32) -> Result<Int64, Errno> { real.fileSize(fd) }
     func rename(_ from: String, _ to: String) -> Result<Void, Errno> { real.rename(from, to) }
+    func link(_ from: String, _ to: String) -> Result<Void, Errno> { real.link(from, to) }
     func unlink(_ path: String) -> Result<Void, Errno> { real.unlink(path) }
     func mkdir(_ path: String, _ mode: mode_t) -> Result<Void, Errno> { real.mkdir(path, mode) }
     func rmdir(_ path: String) -> Result<Void, Errno> { real.rmdir(path) }

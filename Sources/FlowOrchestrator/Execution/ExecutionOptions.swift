@@ -53,6 +53,10 @@ public struct ExecutionOptions: Sendable {
     /// new nodes start pending and nodes no longer in the DAG are dropped.
     public var allowDAGChange: Bool
     /// Called with every event, in sequence order, as it is applied (before it is durable).
+    ///
+    /// It runs while the run's bookkeeping lock is held, which is what keeps the order: keep it
+    /// short (hand the event to a queue or an `AsyncStream` continuation), and never call back
+    /// into the workflow from it.
     public var onEvent: (@Sendable (WorkflowEvent) -> Void)?
 
     /// Options with every field given; the defaults persist each level with fsync.

@@ -162,6 +162,8 @@ extension WorkflowState {
             nodes[index].status = .cancelled
             nodes[index].endedAt = time
         case .nodeReset:
+            // A finished workflow with a node set back to pending has work again.
+            if status.isFinished { status = .pending }
             nodes[index].status = .pending
             nodes[index].startedAt = nil
             nodes[index].endedAt = nil

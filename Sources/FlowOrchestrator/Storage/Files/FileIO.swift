@@ -143,6 +143,30 @@ struct FileIO: Sendable {
         }
     }
 
+    /// Adds a second name for a file; an existing `to` is left as it is.
+    func link(_ from: String, to: String) throws {
+        switch FileIO.retrying({ layer.link(from, to) }) {
+        case .success: return
+        case .failure(let errno) where errno == .exists: return
+        case .failure(let errno): throw Self.ioError("linking \(from) as", to, errno)
+        }
+    }
+
+    /// Reads `count` bytes at `offset` (fewer at the end of the file) into an aligned buffer.
+    func read(_ fd: Int32, at offset: Int64, count: Int, path: String) throws -> AlignedBuffer {
+        let buffer = AlignedBuffer(count: count)
+        var done = 0
+        while done < count {
+            let rest = UnsafeMutableRawBufferPointer(rebasing: buffer.mutableBytes[done..<count])
+            switch Self.retrying({ layer.pread(fd, rest, offset + Int64(done)) }) {
+            case .success(let read) where read > 0: done += read
+            case .success: return done == count ? buffer : buffer.prefix(done)
+            case .failure(let errno): throw Self.ioError("reading", path, errno)
+            }
+        }
+        return buffer
+    }
+
     /// Makes the directory's entries (new, renamed or removed files) durable.
     func syncDirectory(_ path: String) throws {
         let fd = try open(path, O_RDONLY | O_DIRECTORY)
@@ -213,13 +237,30 @@ final class AlignedBuffer: @unchecked Sendable {
     init(count: Int) {
         mutableBytes = .allocate(byteCount: max(count, 1), alignment: 16)
         self.count = count
+        owner = nil
     }
 
     let count: Int
+
+    private init(storage: UnsafeMutableRawBufferPointer, count: Int) {
+        mutableBytes = storage
+        self.count = count
+        owner = nil
+    }
 
     var bytes: UnsafeRawBufferPointer {
         UnsafeRawBufferPointer(start: mutableBytes.baseAddress, count: count)
     }
 
-    deinit { mutableBytes.deallocate() }
+    /// The first `count` bytes, sharing this buffer's memory.
+    func prefix(_ count: Int) -> AlignedBuffer {
+        let view = AlignedBuffer(storage: mutableBytes, count: min(count, self.count))
+        view.owner = self
+        return view
+    }
+
+    /// The buffer whose memory a prefix view shares (kept alive by the view).
+    private var owner: AlignedBuffer?
+
+    deinit { if owner == nil { mutableBytes.deallocate() } }
 }

@@ -41,6 +41,7 @@ protocol FileLayer: Sendable {
     func ftruncate(_ fd: Int32, _ length: Int64) -> Result<Void, Errno>
     func fileSize(_ fd: Int32) -> Result<Int64, Errno>
     func rename(_ from: String, _ to: String) -> Result<Void, Errno>
+    func link(_ from: String, _ to: String) -> Result<Void, Errno>
     func unlink(_ path: String) -> Result<Void, Errno>
     func mkdir(_ path: String, _ mode: mode_t) -> Result<Void, Errno>
     func rmdir(_ path: String) -> Result<Void, Errno>
@@ -95,6 +96,7 @@ struct SystemFileLayer: FileLayer {
     }
 
     func rename(_ from: String, _ to: String) -> Result<Void, Errno> { Self.check(Glibc.rename(from, to)) }
+    func link(_ from: String, _ to: String) -> Result<Void, Errno> { Self.check(Glibc.link(from, to)) }
     func unlink(_ path: String) -> Result<Void, Errno> { Self.check(Glibc.unlink(path)) }
     func mkdir(_ path: String, _ mode: mode_t) -> Result<Void, Errno> { Self.check(Glibc.mkdir(path, mode)) }
     func rmdir(_ path: String) -> Result<Void, Errno> { Self.check(Glibc.rmdir(path)) }

@@ -17,6 +17,9 @@ public class FileWorkflowStore: WorkflowStore, @unchecked Sendable {
     /// The store's root directory, absolute.
     public var directory: String { engine.root }
 
+    /// The directory holding `key`'s files (`ROOT/TENANT/ID`); flowctl keeps node logs there.
+    public func directory(for key: WorkflowKey) -> String { engine.directory(key) }
+
     public var supportsJournal: Bool { false }
 
     /// Stores without a journal refuse appends (`supportsJournal` is false); see

@@ -34,11 +34,16 @@ public final class FlatBuffersStore: FileWorkflowStore, @unchecked Sendable {
         /// Open a journal damaged before its tail by keeping the records before the damage and
         /// dropping the rest (logged as an error). Off by default: such damage is an error.
         public var salvage: Bool
+        /// Keep what compaction folds into a new snapshot: the old snapshot and journal move to
+        /// the workflow's `history/` folder (as hard links), so the whole event history and any
+        /// past state stay readable. Off: compacted history is gone, and reading it is an error.
+        public var keepHistory: Bool
 
         /// Options with every field given.
         public init(
             compressionLevel: Int32? = 1, maxSnapshotBytes: Int = 1 << 30, compactAfterRecords: Int = 200_000,
-            compactAfterBytes: Int = 64 << 20, maxJournalBytes: Int = 4 << 30, salvage: Bool = false
+            compactAfterBytes: Int = 64 << 20, maxJournalBytes: Int = 4 << 30, salvage: Bool = false,
+            keepHistory: Bool = true
         ) {
             self.compressionLevel = compressionLevel
             self.maxSnapshotBytes = min(maxSnapshotBytes, Int(Int32.max))
@@ -46,6 +51,7 @@ public final class FlatBuffersStore: FileWorkflowStore, @unchecked Sendable {
             self.compactAfterBytes = max(1024, compactAfterBytes)
             self.maxJournalBytes = maxJournalBytes
             self.salvage = salvage
+            self.keepHistory = keepHistory
         }
     }
 
@@ -73,7 +79,7 @@ public final class FlatBuffersStore: FileWorkflowStore, @unchecked Sendable {
 
     public override var supportsJournal: Bool { true }
 
-    private func journalPath(_ key: WorkflowKey) -> String { "\(engine.directory(key))/journal.log" }
+    func journalPath(_ key: WorkflowKey) -> String { "\(engine.directory(key))/journal.log" }
 
     private var reader: JournalReader {
         JournalReader(io: engine.io, salvage: options.salvage, logger: logger)
@@ -101,6 +107,7 @@ public final class FlatBuffersStore: FileWorkflowStore, @unchecked Sendable {
     /// on return when `durability` is `fsync`.
     public override func save(_ state: WorkflowState, durability: Durability) async throws {
         let key = try WorkflowKey(tenant: state.tenant, id: state.id)
+        try archiveEpoch(key)
         try engine.save(state, durability: durability)
         try restartJournal(key, after: state, durability: durability)
     }
@@ -140,6 +147,7 @@ public final class FlatBuffersStore: FileWorkflowStore, @unchecked Sendable {
     /// leaves a snapshot that already holds the old journal's records; replay skips them.
     private func compactJournal(_ key: WorkflowKey, handle: JournalHandle, durability: Durability) throws {
         let state = handle.state
+        try archiveEpoch(key)
         try engine.save(state, durability: .fsync)
         try restartJournal(key, after: state, durability: .fsync)
         logger?.debug("journal compacted", metadata: ["workflow": "\(key)", "sequence": "\(state.lastSequence)"])

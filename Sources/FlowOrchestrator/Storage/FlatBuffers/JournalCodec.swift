@@ -76,7 +76,12 @@ enum JournalCodec {
             }
             throw FlowError(.corruptData, "\(path): bad journal header: \(error.text)")
         }
-        let start = Int(FBS_JOURNAL_HEADER_SIZE)
+        return (header, scanFrames(buffer, from: Int(FBS_JOURNAL_HEADER_SIZE)))
+    }
+
+    /// Reads the good frames of `buffer` from `start` (a frame boundary, 8-aligned in memory),
+    /// as ``scan(_:path:)`` does after the header.
+    static func scanFrames(_ buffer: UnsafeRawBufferPointer, from start: Int) -> Scan {
         var scan = Scan(goodEnd: start)
         var offset = start
         var views = [fbs_record_view](repeating: fbs_record_view(), count: 4096)
@@ -93,12 +98,12 @@ enum JournalCodec {
             case FBS_SCAN_FULL:
                 continue
             case FBS_SCAN_END:
-                return (header, scan)
+                return scan
             default:
                 let message = result.error.text
                 let isTail = result.stop == FBS_SCAN_TORN_TAIL || !hasValidFrame(in: buffer, after: offset)
                 scan.damage = (offset, "\(message.isEmpty ? "bad frame" : message)", isTail)
-                return (header, scan)
+                return scan
             }
         }
     }
