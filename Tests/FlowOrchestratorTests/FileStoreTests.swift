@@ -75,6 +75,20 @@ struct FileStoreTests {
         #expect(access("\(directory.path)/acme/wf-1/\(kind.snapshotName)", F_OK) == 0)
     }
 
+    @Test("SnapshotEncoding round-trips without a store and rejects damage")
+    func snapshotEncoding() throws {
+        let state = sampleState()
+        let raw = try SnapshotEncoding.flatBuffer(state)
+        #expect(try SnapshotEncoding.state(fromFlatBuffer: raw) == state)
+        let compressed = try SnapshotEncoding.compressedSnapshot(state, level: 3)
+        #expect(compressed.count < raw.count)
+        #expect(try SnapshotEncoding.state(fromCompressedSnapshot: compressed) == state)
+        var broken = raw
+        broken[4] ^= 0xFF
+        #expect(throws: FlowError.self) { try SnapshotEncoding.state(fromFlatBuffer: broken) }
+        #expect(throws: FlowError.self) { try SnapshotEncoding.state(fromCompressedSnapshot: Array(compressed.dropLast())) }
+    }
+
     @Test("a 10 MB output round-trips", arguments: StoreKind.allCases)
     func bigOutput(kind: StoreKind) async throws {
         let directory = TemporaryDirectory()

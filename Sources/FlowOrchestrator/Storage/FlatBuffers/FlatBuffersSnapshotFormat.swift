@@ -114,7 +114,11 @@ struct FlatBuffersSnapshotFormat: SnapshotFormat {
     }
 
     func decode(_ buffer: AlignedBuffer, path: String) throws -> WorkflowState {
-        let raw = try rawSnapshot(buffer, path: path)
+        try decodeVerified(try rawSnapshot(buffer, path: path), path: path)
+    }
+
+    /// The state in an uncompressed Snapshot FlatBuffer, after the full verification.
+    func decodeVerified(_ raw: AlignedBuffer, path: String) throws -> WorkflowState {
         let bytes = raw.bytes
         var error = fbs_error()
         let code = fbs_snapshot_verify(bytes.baseAddress, bytes.count, &error)
