@@ -495,6 +495,18 @@ struct ExecutorTests {
         #expect(byTenant?.code == .invalidID)
     }
 
+    @Test("InMemoryStore.saveAll stores every state or, on a bad one, none")
+    func inMemoryTransaction() async throws {
+        let store = InMemoryStore()
+        let good = WorkflowState(id: "a", tenant: "t", fingerprint: "f", nodeNames: ["x"])
+        let bad = WorkflowState(id: "../b", tenant: "t", fingerprint: "f", nodeNames: ["x"])
+        await #expect(throws: FlowError.self) { try await store.saveAll([good, bad], durability: .fsync) }
+        #expect(try await store.listAll().isEmpty)
+        await #expect(throws: FlowError.self) { try await store.saveAll([good, good], durability: .fsync) }
+        try await store.saveAll([good, WorkflowState(id: "b", tenant: "t", fingerprint: "f", nodeNames: [])], durability: .fsync)
+        #expect(try await store.listAll().map(\.id) == ["a", "b"])
+    }
+
     @Test("list filters by tenant, status and prefix, and pages with a cursor")
     func listing() async throws {
         let store = InMemoryStore()

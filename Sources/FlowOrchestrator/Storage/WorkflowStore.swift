@@ -178,6 +178,13 @@ public protocol WorkflowStore: Sendable {
     func acquireWriter(_ key: WorkflowKey) async throws -> any WorkflowLease
 }
 
+/// A store that can save several workflows as one transaction.
+public protocol TransactionalWorkflowStore: WorkflowStore {
+    /// Saves every state or none of them, even across a crash. Durable on return as
+    /// `durability` says.
+    func saveAll(_ states: [WorkflowState], durability: Durability) async throws
+}
+
 /// A held writer lock.
 public protocol WorkflowLease: Sendable {
     /// Gives the lock up. Calling it twice is harmless.

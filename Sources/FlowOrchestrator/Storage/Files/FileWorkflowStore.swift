@@ -6,7 +6,7 @@ import Foundation
 /// retention, stats, verification and multi-workflow transactions.
 ///
 /// Use ``FlatBuffersStore`` (durable default) or ``JSONFileStore`` (readable baseline).
-public class FileWorkflowStore: WorkflowStore, @unchecked Sendable {
+public class FileWorkflowStore: TransactionalWorkflowStore, @unchecked Sendable {
     // @unchecked: every stored property is an immutable reference to a Sendable object.
     let engine: FileStoreEngine
 

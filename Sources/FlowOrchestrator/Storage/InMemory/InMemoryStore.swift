@@ -5,7 +5,7 @@ import Synchronization
 ///
 /// It keeps a journal in the sense that ``append(_:to:durability:)`` applies events to the stored
 /// copy without copying it, and it enforces one writer per workflow within the process.
-public final class InMemoryStore: WorkflowStore {
+public final class InMemoryStore: TransactionalWorkflowStore {
     private struct Contents {
         var states: [WorkflowKey: WorkflowState] = [:]
         var writers: [WorkflowKey: UInt64] = [:]
@@ -23,6 +23,17 @@ public final class InMemoryStore: WorkflowStore {
     public func save(_ state: WorkflowState, durability: Durability) async throws {
         let key = try WorkflowKey(tenant: state.tenant, id: state.id)
         contents.withLock { $0.states[key] = state }
+    }
+
+    /// Stores every state or none (all keys are checked first); durable for the life of this object.
+    public func saveAll(_ states: [WorkflowState], durability: Durability) async throws {
+        let keyed = try states.map { (try WorkflowKey(tenant: $0.tenant, id: $0.id), $0) }
+        guard Set(keyed.map(\.0)).count == keyed.count else {
+            throw FlowError(.invalidArgument, "transaction saves a workflow twice")
+        }
+        contents.withLock { contents in
+            for (key, state) in keyed { contents.states[key] = state }
+        }
     }
 
     public func load(_ key: WorkflowKey) async throws -> WorkflowState {
