@@ -43,7 +43,7 @@ let package = Package(
         ),
         .target(
             name: "FlowBenchKit",
-            dependencies: ["FlowOrchestrator"],
+            dependencies: ["FlowOrchestrator", "FBSchema", "CZstd"],
             swiftSettings: swiftSettings
         ),
         .executableTarget(

@@ -18,9 +18,21 @@ public enum DurabilityBench {
         return try await ExecutorBench.run(dag, store: store, id: "durable", options: options)
     }
 
-    /// Writes a workflow whose journal holds `records` records past its snapshot, then times
-    /// opening it with a fresh store (read, verify, replay). Returns seconds.
-    public static func recovery(records: Int, directory: String) async throws -> Double {
+    /// What opening a workflow with a long journal cost.
+    public struct Recovery: Sendable {
+        /// Records in the journal past the snapshot.
+        public var records: Int
+        /// Bytes of the journal file.
+        public var journalBytes: Int
+        /// Seconds to open the workflow with a fresh store (read the snapshot and the journal,
+        /// verify every record, replay them).
+        public var seconds: Double
+    }
+
+    /// Writes a workflow whose journal holds `records` records past its snapshot (a 1,000-node
+    /// workflow whose nodes start and complete again and again), then times opening it with a
+    /// fresh store.
+    public static func recovery(records: Int, directory: String) async throws -> Recovery {
         let nodeCount = 1_000
         let names = (0..<nodeCount).map { "node-\($0)" }
         let key = try WorkflowKey(id: "recovery")
@@ -46,6 +58,8 @@ public enum DurabilityBench {
             }
         }
         await lease.release()
+        let journal = writer.directory(for: key) + "/journal.log"
+        let journalBytes = ((try? FileManager.default.attributesOfItem(atPath: journal))?[.size] as? NSNumber)?.intValue ?? 0
         let clock = ContinuousClock()
         let start = clock.now
         state = try await FlatBuffersStore(directory: directory).load(key)
@@ -53,7 +67,7 @@ public enum DurabilityBench {
         guard state.lastSequence == UInt64(records) else {
             throw FlowError(.corruptData, "recovery benchmark read \(state.lastSequence) of \(records) records")
         }
-        return elapsed
+        return Recovery(records: records, journalBytes: journalBytes, seconds: elapsed)
     }
 
     /// The process's resident memory, in bytes, while it holds a `nodes`-node state loaded

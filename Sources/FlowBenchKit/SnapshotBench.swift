@@ -1,30 +1,16 @@
 import FlowOrchestrator
 import Foundation
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Snapshot save and load through the real stores, as the targets define them: save = encode,
 /// compress, write, fsync, rename (and the summary); load = read, decompress, verify, decode.
 public enum SnapshotBench {
-    /// A finished workflow of `nodes` nodes, each with times, one attempt and a small output:
-    /// what a large batch job leaves behind.
+    /// A finished workflow of `nodes` nodes with small outputs (see ``Workloads/finishedState(nodes:outputBytes:id:)``).
     public static func state(nodes: Int, outputBytes: Int = 16, id: String = "bench") -> WorkflowState {
-        let created = Date(timeIntervalSince1970: 1_800_000_000)
-        var state = WorkflowState(
-            id: id, tenant: "bench", fingerprint: "fnv1a64:0000000000000000",
-            nodeNames: (0..<nodes).map { "node-\($0)" }, input: Data("{}".utf8), createdAt: created)
-        state.status = .completed
-        state.lastSequence = UInt64(nodes * 2 + 2)
-        let payload = Data((0..<outputBytes).map { UInt8(ascii: "a") &+ UInt8($0 % 26) })
-        for index in state.nodes.indices {
-            state.nodes[index].status = .completed
-            state.nodes[index].attempts = 1
-            state.nodes[index].startedAt = Date(timeIntervalSince1970: 1_800_000_000 + Double(index) / 1000)
-            state.nodes[index].endedAt = Date(timeIntervalSince1970: 1_800_000_000.5 + Double(index) / 1000)
-            var output = payload
-            output.replaceSubrange(0..<min(4, outputBytes), with: withUnsafeBytes(of: UInt32(index)) { Data($0) }.prefix(min(4, outputBytes)))
-            state.nodes[index].output = output
-        }
-        state.updatedAt = created.addingTimeInterval(120)
-        return state
+        Workloads.finishedState(nodes: nodes, outputBytes: outputBytes, id: id)
     }
 
     /// The median times of saving and loading one state.
@@ -41,6 +27,7 @@ public enum SnapshotBench {
         _ label: String, store: some WorkflowStore, state: WorkflowState, iterations: Int = 5
     ) async throws -> Result {
         let key = try WorkflowKey(tenant: state.tenant, id: state.id)
+        sync()  // so that earlier writes still in the page cache do not slow the first fsync
         var saves: [Double] = []
         var loads: [Double] = []
         let clock = ContinuousClock()
@@ -57,11 +44,7 @@ public enum SnapshotBench {
         }
         let summary = try await store.list(WorkflowQuery(tenant: state.tenant, idPrefix: state.id)).items.first
         return Result(
-            store: label, saveSeconds: median(saves), loadSeconds: median(loads), bytes: summary?.storedBytes ?? 0)
-    }
-
-    static func median(_ values: [Double]) -> Double {
-        let sorted = values.sorted()
-        return sorted[sorted.count / 2]
+            store: label, saveSeconds: Timing.median(saves), loadSeconds: Timing.median(loads),
+            bytes: summary?.storedBytes ?? 0)
     }
 }

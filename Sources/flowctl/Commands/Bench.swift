@@ -5,66 +5,112 @@ import Foundation
 
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Measure the executor and the snapshot stores side by side.")
+        abstract: "Compare serialization and persistence strategies side by side.",
+        discussion: """
+            Measures, in this one process: memory with a large state loaded; executor overhead \
+            (wide and layered DAGs, level-synchronous and dependency-driven); Foundation JSON, \
+            binary property lists and FlatBuffers, raw and zstd at levels 1, 3 and 9; journal-sized \
+            records with and without a trained zstd dictionary; snapshots through the FlatBuffers \
+            and JSON stores; persistence at the end, per level and per node with fsync and \
+            buffered; recovery time against journal length. Then checks the figures against the \
+            project's targets. Progress goes to stderr, the report to stdout. Build with \
+            `-c release`: debug figures mean nothing.
+            """)
 
-    @Option(help: "Nodes in the measured workflows.") var nodes = 100_000
-    @Flag(help: "Measure only the FlatBuffers snapshot store (for profiling).") var snapshotOnly = false
-    @Option(help: "zstd level of the FlatBuffers store.") var level: Int32 = 1
-    @Option(help: "Where to write the stores measured (a temporary directory by default).") var directory: String?
+    @Option(help: "Nodes in the wide and layered DAGs and in the serialized state.")
+    var nodes = 100_000
+
+    @Option(help: "Output: table (for people), json or csv (one figure per line).")
+    var format: BenchReport.Format = .table
+
+    @Option(help: "Repetitions of each serialization and snapshot measurement; medians are reported.")
+    var iterations = 3
+
+    @Option(
+        help: ArgumentHelp(
+            "Comma-separated parts to run (default: all).",
+            valueName: QuickBench.Section.allCases.map(\.rawValue).joined(separator: ",")))
+    var only: String?
+
+    @Option(help: "Nodes of the state with 1 MiB outputs (0 leaves it out).")
+    var largeOutputNodes = 16
+
+    @Option(help: "Length of the chain in the persistence table.")
+    var chain = 4_000
+
+    @Option(help: "Length of the chain for per-level snapshots (each level rewrites the whole state).")
+    var levelChain = 200
+
+    @Option(help: "Comma-separated journal lengths for the recovery curve.")
+    var recoveryRecords = "10000,100000,1000000"
+
+    @Option(help: "Where to write the stores measured (a temporary directory by default).")
+    var directory: String?
+
+    @Flag(help: "Measure only the FlatBuffers snapshot store, 30 rounds (for profiling).")
+    var snapshotOnly = false
+
+    @Option(help: "zstd level of the FlatBuffers store with --snapshot-only.")
+    var level: Int32 = 1
+
+    func validate() throws {
+        guard nodes >= 100 else { throw ValidationError("--nodes must be at least 100") }
+        guard iterations >= 1 else { throw ValidationError("--iterations must be at least 1") }
+        guard chain >= 1, levelChain >= 1 else { throw ValidationError("--chain and --level-chain must be positive") }
+        guard largeOutputNodes >= 0 else { throw ValidationError("--large-output-nodes must not be negative") }
+        _ = try sections()
+        _ = try recoveryLengths()
+    }
 
     func run() async throws {
+        let root = directory ?? NSTemporaryDirectory() + "flowctl-bench-\(getpid())"
+        defer { if directory == nil { try? FileManager.default.removeItem(atPath: root) } }
         if snapshotOnly {
-            let root = directory ?? NSTemporaryDirectory() + "flowctl-bench-\(getpid())"
-            defer { if directory == nil { try? FileManager.default.removeItem(atPath: root) } }
             let flat = try await SnapshotBench.measure(
                 "FlatBuffers+zstd", store: FlatBuffersStore(directory: root + "/fb", options: .init(compressionLevel: level)),
                 state: SnapshotBench.state(nodes: nodes), iterations: 30)
             print(String(format: "save %.1f ms, load %.1f ms, %d bytes", flat.saveSeconds * 1000, flat.loadSeconds * 1000, flat.bytes))
             return
         }
-        let root = directory ?? NSTemporaryDirectory() + "flowctl-bench-\(getpid())"
-        defer { if directory == nil { try? FileManager.default.removeItem(atPath: root) } }
-        // First, while the process is fresh: memory with a large state held.
-        let resident = try await DurabilityBench.residentWithState(nodes: nodes, directory: "\(root)/memory")
-        print(String(format: "memory: process resident with a %d-node state loaded: %.1f MiB", nodes, Double(resident) / 1_048_576))
-        for scheduling in [Scheduling.levels, .dependencies] {
-            let options = ExecutionOptions(scheduling: scheduling, persistence: .end)
-            let wide = try await ExecutorBench.run(Workloads.wide(nodes), options: options)
-            let layered = try await ExecutorBench.run(
-                Workloads.layered(levels: 100, width: max(1, nodes / 100)), options: options)
-            print(
-                "executor \(scheduling): wide \(wide.nodes) \(Int(wide.nodesPerSecond)) nodes/s; layered \(layered.nodes) \(Int(layered.nodesPerSecond)) nodes/s"
-            )
+        var configuration = QuickBench.Configuration(directory: root)
+        configuration.nodes = nodes
+        configuration.iterations = iterations
+        configuration.largeOutputNodes = largeOutputNodes
+        configuration.chainLength = chain
+        configuration.levelChainLength = levelChain
+        configuration.recoveryRecords = try recoveryLengths()
+        configuration.sections = try sections()
+        let clock = ContinuousClock()
+        let started = clock.now
+        let report = try await QuickBench.run(configuration) { message in
+            let elapsed = (clock.now - started).seconds
+            FileHandle.standardError.write(Data(String(format: "bench: %5.1f s  %@\n", elapsed, message).utf8))
         }
-        let state = SnapshotBench.state(nodes: nodes)
-        let flat = try await SnapshotBench.measure(
-            "FlatBuffers+zstd", store: FlatBuffersStore(directory: root + "/fb"), state: state)
-        let json = try await SnapshotBench.measure("JSON", store: JSONFileStore(directory: root + "/json"), state: state)
-        for result in [flat, json] {
-            print(
-                String(
-                    format: "snapshot %@: save %.1f ms, load %.1f ms, %d bytes", result.store, result.saveSeconds * 1000,
-                    result.loadSeconds * 1000, result.bytes))
-        }
-        print(
-            String(
-                format: "FlatBuffers+zstd vs JSON: save %.1fx, load %.1fx faster, %.1fx smaller",
-                json.saveSeconds / flat.saveSeconds, json.loadSeconds / flat.loadSeconds,
-                Double(json.bytes) / Double(flat.bytes)))
-        for durability in [Durability.fsync, .buffered] {
-            let wide = try await DurabilityBench.run(
-                Workloads.wide(nodes), directory: "\(root)/wide-\(durability)", durability: durability)
-            let chain = try await DurabilityBench.run(
-                Workloads.chain(4_000), directory: "\(root)/chain-\(durability)", durability: durability)
-            print(
-                String(
-                    format: "journal %@: wide %d: %.0f completions/s; chain 4000: %.2f s", durability.rawValue, wide.nodes,
-                    wide.nodesPerSecond, chain.duration.seconds))
-        }
-        for records in [100_000, 1_000_000] {
-            let seconds = try await DurabilityBench.recovery(records: records, directory: "\(root)/recovery-\(records)")
-            print(String(format: "recovery: open with %d journal records: %.3f s", records, seconds))
-        }
+        print(report.render(format), terminator: "")
+    }
 
+    private func sections() throws -> Set<QuickBench.Section> {
+        guard let only else { return Set(QuickBench.Section.allCases) }
+        var sections = Set<QuickBench.Section>()
+        for name in only.split(separator: ",") {
+            let name = name.trimmingCharacters(in: .whitespaces)
+            guard let section = QuickBench.Section(rawValue: name) else {
+                throw ValidationError(
+                    "unknown part \"\(name)\" in --only (expected \(QuickBench.Section.allCases.map(\.rawValue).joined(separator: ", ")))")
+            }
+            sections.insert(section)
+        }
+        return sections
+    }
+
+    private func recoveryLengths() throws -> [Int] {
+        try recoveryRecords.split(separator: ",").map { text in
+            guard let value = Int(text.trimmingCharacters(in: .whitespaces)), value > 0 else {
+                throw ValidationError("--recovery-records takes positive whole numbers, comma-separated, not \"\(text)\"")
+            }
+            return value
+        }
     }
 }
+
+extension BenchReport.Format: ExpressibleByArgument {}

@@ -1,0 +1,57 @@
+import FlowOrchestrator
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Persistence strategies (when state is written) crossed with durability (fsync or buffered),
+/// through the real `FlatBuffersStore`, on no-op nodes so that only the writing shows.
+public enum PersistenceBench {
+    /// The DAG shapes measured.
+    public enum Shape: String, Sendable, CaseIterable {
+        /// One level of independent nodes.
+        case wide
+        /// A chain: one node per level.
+        case chain
+
+        /// The DAG of this shape with `nodes` nodes.
+        public func dag(_ nodes: Int) -> DAG {
+            switch self {
+            case .wide: Workloads.wide(nodes)
+            case .chain: Workloads.chain(nodes)
+            }
+        }
+    }
+
+    /// One run's figures.
+    public struct Result: Sendable {
+        public var shape: Shape
+        public var nodes: Int
+        public var persistence: PersistenceStrategy
+        public var durability: Durability
+        /// Wall time of the whole run, including the first save and the last write.
+        public var seconds: Double
+        /// Snapshots or journal batches written.
+        public var storeWrites: Int
+        /// Node completions per second.
+        public var nodesPerSecond: Double { Double(nodes) / max(seconds, 1e-9) }
+        /// "node/fsync", "level/buffered", ...
+        public var strategy: String { "\(persistence.rawValue)/\(durability.rawValue)" }
+    }
+
+    /// Runs a new `shape` workflow of `nodes` nodes in a FlatBuffers store at `directory`
+    /// (dependency-driven scheduling, the default concurrency bound).
+    public static func run(
+        _ shape: Shape, nodes: Int, persistence: PersistenceStrategy, durability: Durability, directory: String
+    ) async throws -> Result {
+        // Earlier writes still in the page cache would make the first syncs pay for them.
+        sync()
+        let store = try FlatBuffersStore(directory: directory)
+        let options = ExecutionOptions(scheduling: .dependencies, persistence: persistence, durability: durability)
+        let measured = try await ExecutorBench.run(shape.dag(nodes), store: store, id: "persist", options: options)
+        return Result(
+            shape: shape, nodes: nodes, persistence: persistence, durability: durability,
+            seconds: measured.duration.seconds, storeWrites: measured.storeWrites)
+    }
+}
