@@ -33,13 +33,23 @@ public enum DurabilityBench {
     /// workflow whose nodes start and complete again and again), then times opening it with a
     /// fresh store.
     public static func recovery(records: Int, directory: String) async throws -> Recovery {
+        let journalBytes = try await writeJournal(records: records, directory: directory)
+        let seconds = try await openJournal(records: records, directory: directory)
+        return Recovery(records: records, journalBytes: journalBytes, seconds: seconds)
+    }
+
+    /// The workflow ``writeJournal(records:directory:)`` writes.
+    static let recoveryKey = try! WorkflowKey(id: "recovery")  // a valid ID by construction
+
+    /// Writes the workflow ``recovery(records:directory:)`` opens; returns the journal's size.
+    public static func writeJournal(records: Int, directory: String) async throws -> Int {
         let nodeCount = 1_000
         let names = (0..<nodeCount).map { "node-\($0)" }
-        let key = try WorkflowKey(id: "recovery")
+        let key = recoveryKey
         let writer = try FlatBuffersStore(
             directory: directory, options: .init(compactAfterRecords: Int.max, compactAfterBytes: Int.max))
         let lease = try await writer.acquireWriter(key)
-        var state = WorkflowState(id: key.id, tenant: key.tenant, fingerprint: "fp", nodeNames: names)
+        let state = WorkflowState(id: key.id, tenant: key.tenant, fingerprint: "fp", nodeNames: names)
         try await writer.save(state, durability: .buffered)
         var batch: [WorkflowEvent] = []
         batch.reserveCapacity(10_000)
@@ -59,15 +69,20 @@ public enum DurabilityBench {
         }
         await lease.release()
         let journal = writer.directory(for: key) + "/journal.log"
-        let journalBytes = ((try? FileManager.default.attributesOfItem(atPath: journal))?[.size] as? NSNumber)?.intValue ?? 0
+        return ((try? FileManager.default.attributesOfItem(atPath: journal))?[.size] as? NSNumber)?.intValue ?? 0
+    }
+
+    /// Opens the workflow ``writeJournal(records:directory:)`` wrote with a fresh store and
+    /// checks that every record was replayed; returns seconds.
+    public static func openJournal(records: Int, directory: String) async throws -> Double {
         let clock = ContinuousClock()
         let start = clock.now
-        state = try await FlatBuffersStore(directory: directory).load(key)
+        let state = try await FlatBuffersStore(directory: directory).load(recoveryKey)
         let elapsed = (clock.now - start).seconds
         guard state.lastSequence == UInt64(records) else {
             throw FlowError(.corruptData, "recovery benchmark read \(state.lastSequence) of \(records) records")
         }
-        return Recovery(records: records, journalBytes: journalBytes, seconds: elapsed)
+        return elapsed
     }
 
     /// The process's resident memory, in bytes, while it holds a `nodes`-node state loaded

@@ -45,13 +45,21 @@ public enum PersistenceBench {
     public static func run(
         _ shape: Shape, nodes: Int, persistence: PersistenceStrategy, durability: Durability, directory: String
     ) async throws -> Result {
+        try await run(shape.dag(nodes), shape: shape, persistence: persistence, durability: durability, directory: directory)
+    }
+
+    /// Runs `dag`, a DAG of `shape`, as a new workflow in a FlatBuffers store at `directory`.
+    /// The time is that of `execute()`: the first save, the run and the last write.
+    public static func run(
+        _ dag: DAG, shape: Shape, persistence: PersistenceStrategy, durability: Durability, directory: String
+    ) async throws -> Result {
         // Earlier writes still in the page cache would make the first syncs pay for them.
         sync()
         let store = try FlatBuffersStore(directory: directory)
         let options = ExecutionOptions(scheduling: .dependencies, persistence: persistence, durability: durability)
-        let measured = try await ExecutorBench.run(shape.dag(nodes), store: store, id: "persist", options: options)
+        let measured = try await ExecutorBench.run(dag, store: store, id: "persist", options: options)
         return Result(
-            shape: shape, nodes: nodes, persistence: persistence, durability: durability,
+            shape: shape, nodes: dag.count, persistence: persistence, durability: durability,
             seconds: measured.duration.seconds, storeWrites: measured.storeWrites)
     }
 }
