@@ -22,7 +22,7 @@ struct Resume: AsyncParsableCommand {
         let key = try global.key(id)
         let state = try await store.load(key)
         let definition = try StoredDefinition.load(state)
-        if state.status == .completed, state.nodes.allSatisfy({ $0.status == .completed }) {
+        if state.status == .completed {
             Terminal.out(StatusReport.finishedRunLine(state) + "\n")
             return
         }

@@ -29,7 +29,9 @@ struct Run: AsyncParsableCommand {
             try await store.delete(key)
         }
         let existing = try await store.loadIfPresent(key)
-        if let existing, Self.isSettled(existing) {
+        // Completed and failed mean nothing is left to run (a reset makes a workflow pending
+        // again); an interrupted (cancelled) or killed (running) one resumes.
+        if let existing, existing.status == .completed || existing.status == .failed {
             Terminal.out(StatusReport.finishedRunLine(existing) + "\n")
             throw (existing.status == .completed ? ExitStatus.success : .workflowFailed).exitCode
         }
@@ -44,15 +46,5 @@ struct Run: AsyncParsableCommand {
                 "workflow \(key) was started from a different graph (nodes or needs changed since); finish it with `flowctl resume \(key.id)` or start over with --restart")
         }
         if status != .success { throw status.exitCode }
-    }
-
-    /// Whether a stored workflow has nothing left to run: it completed, or it failed and no
-    /// failed node has been reset since. Anything else (interrupted, killed, reset) resumes.
-    static func isSettled(_ state: WorkflowState) -> Bool {
-        switch state.status {
-        case .completed: state.nodes.allSatisfy { $0.status == .completed }
-        case .failed: state.nodes.contains { $0.status == .failed }
-        default: false
-        }
     }
 }

@@ -12,7 +12,7 @@ struct RunSession {
 
     /// Runs the workflow to its end (or until interrupted) and returns the exit status.
     func run(existing: WorkflowState?) async throws -> ExitStatus {
-        let logs = global.workflowDirectory(store, key) + "/logs"
+        let logs = store.directory(for: key) + "/logs"
         let shell = ShellNodes(definition: definition, logDirectory: logs, maxOutputBytes: settings.maxOutputBytes)
         let dag = try shell.dag()
         let initial = existing?.nodes ?? dag.nodeNames.map(NodeState.init(name:))

@@ -41,7 +41,7 @@ struct GlobalOptions: ParsableArguments {
     }
 
     /// Opens the store: the one place that picks the store type.
-    func openStore() throws -> FileWorkflowStore {
+    func openStore() throws -> FlatBuffersStore {
         do {
             return try FlatBuffersStore(directory: storeDirectory)
         } catch {
@@ -56,11 +56,6 @@ struct GlobalOptions: ParsableArguments {
         } catch {
             throw CLIError(.usage, error.message)
         }
-    }
-
-    /// The directory of workflow `key`'s files in the store (the layout the file stores share).
-    func workflowDirectory(_ store: FileWorkflowStore, _ key: WorkflowKey) -> String {
-        "\(store.directory)/\(key.tenant)/\(key.id)"
     }
 }
 
