@@ -22,8 +22,8 @@ struct FlowCtl: AsyncParsableCommand {
             3 store or data error, 130 interrupted.
             """,
         subcommands: [
-            Run.self, Resume.self, Status.self, List.self, Show.self, Output.self, Reset.self, Graph.self,
-            Verify.self, GC.self, Bench.self,
+            Run.self, Resume.self, Status.self, List.self, Show.self, Output.self, History.self, Watch.self,
+            Reset.self, Graph.self, Verify.self, GC.self, Dump.self, Bench.self,
         ])
 
     /// Parses the command line, runs the command and maps every error to one line and an exit code.

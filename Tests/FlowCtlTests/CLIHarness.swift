@@ -149,6 +149,9 @@ final class RunningCLI {
 
     func signal(_ number: Int32) { kill(pid, number) }
 
+    /// What the process has written to stdout so far.
+    var stdoutSoFar: String { (try? String(contentsOfFile: stdoutPath, encoding: .utf8)) ?? "" }
+
     /// Waits for the process to end; kills it and fails the test after `timeout`.
     func wait(timeout: Duration = .seconds(120)) async throws -> CLIOutcome {
         let ended = await poll(timeout: timeout) { !self.process.isRunning }

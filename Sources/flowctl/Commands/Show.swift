@@ -8,7 +8,8 @@ struct Show: AsyncParsableCommand {
         discussion: """
             Shape: {"id","tenant","status","created_at","updated_at","nodes":[{"name","status",\
             "attempts","started_at","ended_at","error","output_bytes"}]}; times are ISO 8601 in \
-            UTC, absent ones null.
+            UTC, absent ones null. With --at SEQ, the state right after event SEQ (0: before \
+            the first), rebuilt from the stored snapshots and events.
             """)
 
     @OptionGroup var global: GlobalOptions
@@ -16,12 +17,21 @@ struct Show: AsyncParsableCommand {
     @Flag(name: .long, help: "Print the JSON on one line.")
     var compact = false
 
+    @Option(name: .long, help: ArgumentHelp("Show the state as it was right after this event (see `history`).", valueName: "seq"))
+    var at: UInt64?
+
     @Argument(help: ArgumentHelp("The workflow ID.", valueName: "id"))
     var id: String
 
     func run() async throws {
         let store = try global.openStore()
-        let state = try await store.load(try global.key(id))
+        let key = try global.key(id)
+        let state: WorkflowState
+        if let at {
+            state = try await store.state(key, at: at)
+        } else {
+            state = try await store.load(key)
+        }
         Terminal.out(StatusReport.json(state).render(indent: !compact) + "\n")
     }
 }
