@@ -53,6 +53,12 @@ struct FlowCtl: AsyncParsableCommand {
         } catch let code as ExitCode {
             terminate(code.rawValue)
         } catch {
+            // `--help` and `help COMMAND` reach here: ArgumentParser's help command throws its
+            // help request from `run()`.
+            if exitCode(for: error) == .success {
+                Terminal.out(fullMessage(for: error) + "\n")
+                terminate(0)
+            }
             let failure = CLIError.classify(error)
             Terminal.error("flowctl: error: \(failure.message)")
             terminate(failure.status.rawValue)

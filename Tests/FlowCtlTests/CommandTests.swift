@@ -20,6 +20,16 @@ struct CommandTests {
         #expect(noFile.stderr == "flowctl: error: absent.yaml: cannot read the file: No such file or directory\n")
     }
 
+    @Test("--help and help COMMAND print the help on stdout and exit 0", arguments: [["--help"], ["help", "history"], ["history", "--help"]])
+    func help(_ arguments: [String]) async throws {
+        let sandbox = try Sandbox()
+        let help = try await sandbox.run(arguments)
+        #expect(help.status == 0, "\(help)")
+        #expect(help.stderr.isEmpty, "\(help)")
+        #expect(help.stdout.contains("USAGE: flowctl"), "\(help)")
+        #expect(help.stdout.contains(arguments == ["--help"] ? "watch" : "--at <seq>"), "\(help)")
+    }
+
     @Test("list filters and pages; graph draws DOT and Mermaid; --tenant and --store apply")
     func listAndGraph() async throws {
         let sandbox = try Sandbox()
