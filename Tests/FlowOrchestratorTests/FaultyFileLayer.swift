@@ -13,6 +13,8 @@ final class FaultyFileLayer: FileLayer {
         case shortWrites(bytes: Int)
         /// fsync and fdatasync fail with EIO after the first `after`.
         case failSyncs(after: Int)
+        /// unlink and rmdir fail with EIO after the first `after`.
+        case failRemovals(after: Int)
     }
 
     private let real = SystemFileLayer()
@@ -74,9 +76,23 @@ final class FaultyFileLayer: FileLayer {
     func fileSize(_ fd: Int32) -> Result<Int64, Errno> { real.fileSize(fd) }
     func rename(_ from: String, _ to: String) -> Result<Void, Errno> { real.rename(from, to) }
     func link(_ from: String, _ to: String) -> Result<Void, Errno> { real.link(from, to) }
-    func unlink(_ path: String) -> Result<Void, Errno> { real.unlink(path) }
+    private func removalFault() -> Errno? {
+        state.withLock { state in
+            guard case .failRemovals(let after) = state.fault else { return nil }
+            state.writes += 1
+            return state.writes > after ? .io : nil
+        }
+    }
+
+    func unlink(_ path: String) -> Result<Void, Errno> {
+        if let errno = removalFault() { return .failure(errno) }
+        return real.unlink(path)
+    }
     func mkdir(_ path: String, _ mode: mode_t) -> Result<Void, Errno> { real.mkdir(path, mode) }
-    func rmdir(_ path: String) -> Result<Void, Errno> { real.rmdir(path) }
+    func rmdir(_ path: String) -> Result<Void, Errno> {
+        if let errno = removalFault() { return .failure(errno) }
+        return real.rmdir(path)
+    }
     func flock(_ fd: Int32, _ operation: Int32) -> Result<Void, Errno> { real.flock(fd, operation) }
     func listDirectory(_ path: String) -> Result<[String], Errno> { real.listDirectory(path) }
     func isDirectory(_ path: String) -> Bool { real.isDirectory(path) }

@@ -456,13 +456,24 @@ struct FileStoreTests {
         let (bytes, name) = try format.encode(updated)
         let staged = "\(directory.path)/acme/a/\(name).txn-crash"
         try Data(bytes).write(to: URL(fileURLWithPath: staged))
+        // The empty journal that follows the new snapshot is part of the same transaction.
+        let stagedJournal = "\(directory.path)/acme/a/journal.log.txn-crash"
+        try Data(JournalCodec.header(base: 7)).write(to: URL(fileURLWithPath: stagedJournal))
         try FileManager.default.createDirectory(atPath: "\(directory.path)/.txn", withIntermediateDirectories: true)
-        let intent = try JSONEncoder().encode([[staged, "\(directory.path)/acme/a/\(name)"]])
+        let intent = try JSONEncoder().encode([
+            [staged, "\(directory.path)/acme/a/\(name)"], [stagedJournal, "\(directory.path)/acme/a/journal.log"],
+        ])
         try intent.write(to: URL(fileURLWithPath: "\(directory.path)/.txn/crash.json"))
         #expect(try await store.verify().contains { $0.message == "unfinished transaction" })
 
         let reopened = try StoreKind.flatbuffers.open(directory.path)
         #expect(try await reopened.load(WorkflowKey(tenant: "acme", id: "a")).lastSequence == 7)
         #expect(try await reopened.verify() == [])
+
+        // An intent that names a file outside the store's own files is refused, not applied.
+        let outside = try JSONEncoder().encode([["", "\(directory.path)/acme/a/../../elsewhere"]])
+        try outside.write(to: URL(fileURLWithPath: "\(directory.path)/.txn/evil.json"))
+        let error = #expect(throws: FlowError.self) { _ = try StoreKind.flatbuffers.open(directory.path) }
+        #expect(error?.code == .corruptData)
     }
 }

@@ -135,7 +135,7 @@ public struct Workflow: Sendable {
             var events: [WorkflowEvent] = []
             for (kind, index, payload) in changes(state) {
                 let event = WorkflowEvent(
-                    sequence: state.lastSequence + 1, time: .nowMicroseconds(), kind: kind,
+                    sequence: state.lastSequence &+ 1, time: .nowMicroseconds(), kind: kind,
                     node: state.nodes[index].name, nodeIndex: Int32(index), payload: payload)
                 try state.apply(event)
                 events.append(event)

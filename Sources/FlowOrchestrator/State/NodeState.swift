@@ -6,7 +6,8 @@ public struct NodeState: Sendable, Equatable, Codable {
     public var name: String
     /// Where the node stands.
     public var status: NodeStatus
-    /// How many times the node was started, over all runs (a start cut short by a crash counts).
+    /// How many times the node was started, over all runs. A start cut short by a crash counts
+    /// when its record was made durable before the crash (see docs/adr/0002).
     public var attempts: UInt32
     /// When the latest attempt started.
     public var startedAt: Date?

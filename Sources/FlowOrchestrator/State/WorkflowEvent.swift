@@ -90,33 +90,46 @@ extension WorkflowState {
     /// Throws `corruptData` when the event does not follow the last one applied or names a node
     /// the workflow does not have, so a damaged history is never half-applied silently.
     public mutating func apply(_ event: WorkflowEvent) throws(FlowError) {
-        guard event.sequence == lastSequence &+ 1 else {
-            throw FlowError(
-                .corruptData,
-                "workflow \(id): event \(event.sequence) does not follow event \(lastSequence)")
-        }
-        if event.kind.concernsNode {
-            let index = try nodeIndex(for: event)
+        let index = try check(event, following: lastSequence)
+        if let index {
             applyNodeEvent(event, at: index)
         } else {
             switch event.kind {
             case .workflowStarted, .workflowFinished:
-                guard let status = event.workflowStatus else {
-                    throw FlowError(
-                        .corruptData, "workflow \(id): event \(event.sequence) (\(event.kind)) has no status")
-                }
-                self.status = status
+                if let status = event.workflowStatus { self.status = status }
             case .dataSet:
-                guard let key = event.key else {
-                    throw FlowError(.corruptData, "workflow \(id): event \(event.sequence) (data.set) has no key")
-                }
-                data[key] = event.payload
+                if let key = event.key { data[key] = event.payload }
             default:
                 break
             }
         }
         lastSequence = event.sequence
         updatedAt = event.time
+    }
+
+    /// Checks everything ``apply(_:)`` checks, as if the state's last event were `previous`,
+    /// without changing anything; returns the index of the node the event names, if any.
+    /// Stores call it before writing events, so nothing is ever journaled that cannot be replayed.
+    @discardableResult
+    public func check(_ event: WorkflowEvent, following previous: UInt64) throws(FlowError) -> Int? {
+        guard previous < UInt64(Int64.max), event.sequence == previous &+ 1 else {
+            throw FlowError(
+                .corruptData, "workflow \(id): event \(event.sequence) does not follow event \(previous)")
+        }
+        if event.kind.concernsNode { return try nodeIndex(for: event) }
+        switch event.kind {
+        case .workflowStarted, .workflowFinished:
+            guard event.workflowStatus != nil else {
+                throw FlowError(.corruptData, "workflow \(id): event \(event.sequence) (\(event.kind)) has no status")
+            }
+        case .dataSet:
+            guard event.key != nil else {
+                throw FlowError(.corruptData, "workflow \(id): event \(event.sequence) (data.set) has no key")
+            }
+        default:
+            break
+        }
+        return nil
     }
 
     /// Applies events in order.

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Synchronization
 
 /// File operations built on a ``FileLayer``: whole-buffer writes that survive short writes and
 /// `EINTR`, bounded reads, atomic replacement. Every failure becomes a ``FlowError`` naming the
@@ -108,19 +109,30 @@ struct FileIO: Sendable {
         return buffer
     }
 
+    /// A temporary name next to `path`, unique in this process and across processes, so that
+    /// concurrent writers never write into each other's file.
+    static func temporaryName(for path: String) -> String {
+        "\(path).tmp-\(getpid())-\(temporaryCounter.add(1, ordering: .relaxed).newValue)"
+    }
+
+    private static let temporaryCounter = Atomic<UInt64>(0)
+
     /// Replaces `path` with `bytes` so that a crash leaves the old file or the new one, never a
-    /// mix: write a temporary file, sync it, rename it over `path`, sync the directory. With
-    /// `durability` buffered the syncs are skipped (the rename stays atomic for process crashes).
+    /// mix: write a temporary file, sync it, rename it over `path`, sync the directory. The
+    /// temporary file is synced whatever the durability (a rename of unsynced data can leave an
+    /// empty file after a power loss); with `buffered` the directory sync is skipped, so the
+    /// replacement itself may be lost on power loss, never the old content.
     func replaceAtomically(
         _ path: String, with bytes: UnsafeRawBufferPointer, durability: Durability
     ) throws {
-        let temporary = path + ".tmp"
-        try writeTemporary(temporary, bytes: bytes, durability: durability)
+        let temporary = Self.temporaryName(for: path)
+        try writeTemporary(temporary, bytes: bytes, durability: .fsync)
         try rename(temporary, to: path)
         if durability == .fsync { try syncDirectory(Self.parent(of: path)) }
     }
 
-    /// Writes a complete temporary file (synced unless buffered), removing it on failure.
+    /// Writes a complete temporary file (synced unless `durability` is buffered), removing it on
+    /// failure.
     func writeTemporary(_ path: String, bytes: UnsafeRawBufferPointer, durability: Durability) throws {
         let fd = try open(path, O_WRONLY | O_CREAT | O_TRUNC)
         do {

@@ -23,6 +23,7 @@ final class FileStoreEngine: Sendable {
         self.maxFileBytes = maxFileBytes
         try io.makeDirectories(self.root, durability: .fsync)
         try recoverTransactions()
+        emptyTrash()
     }
 
     /// `path` made absolute against the working directory, without a trailing slash.
@@ -135,6 +136,16 @@ final class FileStoreEngine: Sendable {
 
     // MARK: Removal and retention
 
+    /// Takes `key`'s writer lock, then removes what writers that died left in its directory
+    /// (temporary and staged files): with the lock held, no one else is writing there.
+    func acquireWriter(_ key: WorkflowKey) throws -> WriterLock {
+        let lock = try WriterLock.acquire(directory: directory(key), key: key, io: io)
+        for name in (try? io.list(directory(key))) ?? [] where name.contains(".tmp-") || name.contains(".txn-") {
+            try? io.remove("\(directory(key))/\(name)")
+        }
+        return lock
+    }
+
     /// Removes `key`'s workflow; refuses while another writer holds it.
     func delete(_ key: WorkflowKey) throws {
         guard exists(key) else { throw FlowError(.notFound, "workflow \(key) not found in \(root)") }
@@ -143,24 +154,49 @@ final class FileStoreEngine: Sendable {
         try removeLocked(key)
     }
 
-    /// Removes `key`'s directory; the caller holds its writer lock.
+    private static let trashDirectory = ".trash"
+
+    /// Removes `key`'s directory; the caller holds its writer lock. The directory is first
+    /// renamed into `ROOT/.trash` (one atomic step, synced), so a crash mid-removal can never
+    /// leave a workflow with some of its files gone: it is there whole, or not at all.
     func removeLocked(_ key: WorkflowKey) throws {
-        try io.removeTree(directory(key))
+        let trash = "\(root)/\(Self.trashDirectory)"
+        try io.makeDirectories(trash, durability: .fsync)
+        let doomed = "\(trash)/\(key.tenant)~\(key.id)~\(UInt64.random(in: 0...UInt64.max))"
+        try io.rename(directory(key), to: doomed)
         try io.syncDirectory("\(root)/\(key.tenant)")
+        try io.syncDirectory(trash)
+        try io.removeTree(doomed)
     }
 
-    /// Deletes finished workflows last changed before `cutoff`; returns their keys. Workflows
+    /// Finishes removals a crash interrupted.
+    private func emptyTrash() {
+        let trash = "\(root)/\(Self.trashDirectory)"
+        for name in (try? io.list(trash)) ?? [] {
+            try? io.removeTree("\(trash)/\(name)")
+        }
+    }
+
+    /// Deletes finished workflows last changed before `cutoff`; returns their keys. Candidates
+    /// come from the summaries; each is confirmed under its writer lock from its full state
+    /// (`loadState`), so a stale summary never deletes a workflow with work left. Workflows
     /// whose writer is active are left alone.
-    func purge(finishedBefore cutoff: Date, tenant: String?) throws -> [WorkflowKey] {
+    func purge(
+        finishedBefore cutoff: Date, tenant: String?, loadState: (WorkflowKey) throws -> WorkflowState
+    ) throws -> [WorkflowKey] {
         var removed: [WorkflowKey] = []
         for key in try keys(tenant: tenant) {
             guard let summary = summary(key), summary.status.isFinished, summary.updatedAt < cutoff else { continue }
+            let lock: WriterLock
             do {
-                try delete(key)
-                removed.append(key)
-            } catch let error as FlowError where error.code == .locked || error.code == .notFound {
+                lock = try WriterLock.acquire(directory: directory(key), key: key, io: io)
+            } catch let error as FlowError where error.code == .locked {
                 continue
             }
+            defer { lock.releaseNow() }
+            guard let state = try? loadState(key), state.status.isFinished, state.updatedAt < cutoff else { continue }
+            try removeLocked(key)
+            removed.append(key)
         }
         return removed
     }
@@ -196,19 +232,19 @@ final class FileStoreEngine: Sendable {
     /// in the message, where the format can tell). `extra` checks a workflow's other files.
     func verify(extra: (WorkflowKey, String) -> [StoreProblem] = { _, _ in [] }) throws -> [StoreProblem] {
         var problems: [StoreProblem] = []
-        for tenant in try io.list(root) where tenant != Self.transactionDirectory {
+        for tenant in try io.list(root) where tenant != Self.transactionDirectory && tenant != Self.trashDirectory {
             if let problem = Names.problem(with: tenant) {
                 problems.append(StoreProblem(path: "\(root)/\(tenant)", message: "tenant directory name \(problem)"))
             }
         }
-        for name in try io.list("\(root)/\(Self.transactionDirectory)") {
+        for name in try io.list("\(root)/\(Self.transactionDirectory)") where name != "lock" {
             problems.append(
                 StoreProblem(path: "\(root)/\(Self.transactionDirectory)/\(name)", message: "unfinished transaction"))
         }
         for key in try keys() {
             let directory = directory(key)
             let names = try io.list(directory)
-            for name in names where name.hasSuffix(".tmp") || name.contains(".txn-") {
+            for name in names where name.contains(".tmp-") || name.hasSuffix(".tmp") || name.contains(".txn-") {
                 problems.append(StoreProblem(path: "\(directory)/\(name)", message: "leftover temporary file"))
             }
             var hasSnapshot = false
@@ -236,11 +272,16 @@ final class FileStoreEngine: Sendable {
 
     // MARK: Transactions
 
-    /// Saves every state or none: each snapshot and summary is written to a temporary file and
+    /// Saves every state or none: each snapshot and summary (and the `extraFiles` the store adds,
+    /// such as an empty journal) is written to a temporary file and synced, the directories are
     /// synced, then an intent record naming every rename is made durable, then the renames run.
     /// A crash before the intent is durable leaves the old states; after it, opening the store
-    /// finishes the renames.
-    func saveAll(_ states: [WorkflowState], durability: Durability) throws {
+    /// finishes the renames. Transactions of one store directory run one at a time (an `flock`
+    /// on `.txn/lock`, across processes). The caller holds the workflows' writer locks.
+    func saveAll(
+        _ states: [WorkflowState], durability: Durability,
+        extraFiles: (WorkflowState) throws -> [(name: String, bytes: [UInt8])] = { _ in [] }
+    ) throws {
         let transaction = "\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
         var renames: [[String]] = []
         var keys = Set<WorkflowKey>()
@@ -250,6 +291,10 @@ final class FileStoreEngine: Sendable {
                 throw FlowError(.invalidArgument, "transaction saves workflow \(key) twice")
             }
         }
+        let intentDirectory = "\(root)/\(Self.transactionDirectory)"
+        try io.makeDirectories(intentDirectory, durability: .fsync)
+        let lock = try transactionLock(blocking: true)
+        defer { lock.map(releaseTransactionLock) }
         do {
             for state in states {
                 let key = try WorkflowKey(tenant: state.tenant, id: state.id)
@@ -257,7 +302,8 @@ final class FileStoreEngine: Sendable {
                 try io.makeDirectories(directory, durability: .fsync)
                 let (snapshot, name) = try format.encode(state)
                 let summary = try format.encodeSummary(WorkflowSummary(state, storedBytes: snapshot.count))
-                for (bytes, target) in [(snapshot, name), (summary, format.summaryFileName)] {
+                let files = [(name, snapshot), (format.summaryFileName, summary)] + (try extraFiles(state)).map { ($0.name, $0.bytes) }
+                for (target, bytes) in files {
                     let temporary = "\(directory)/\(target).txn-\(transaction)"
                     try bytes.withUnsafeBytes { bytes in
                         try io.writeTemporary(temporary, bytes: bytes, durability: .fsync)
@@ -267,19 +313,19 @@ final class FileStoreEngine: Sendable {
                 for other in format.snapshotFileNames where other != name {
                     renames.append(["", "\(directory)/\(other)"])
                 }
+                // The staged files' names must survive a power loss before the intent does.
+                try io.syncDirectory(directory)
             }
         } catch {
             for rename in renames where !rename[0].isEmpty { try? io.remove(rename[0]) }
             throw error
         }
-        let intentDirectory = "\(root)/\(Self.transactionDirectory)"
-        try io.makeDirectories(intentDirectory, durability: .fsync)
         let intentPath = "\(intentDirectory)/\(transaction).json"
         let intent: [UInt8]
         do {
             intent = Array(try JSONEncoder().encode(renames))
         } catch {
-            throw FlowError(.io, "encoding transaction intent: \(error)")
+            throw FlowError(.io, "\(intentPath): cannot encode the transaction intent: \(error)")
         }
         try intent.withUnsafeBytes { bytes in
             try io.replaceAtomically(intentPath, with: bytes, durability: .fsync)
@@ -287,6 +333,25 @@ final class FileStoreEngine: Sendable {
         try apply(renames)
         try io.remove(intentPath)
         if durability == .fsync { try io.syncDirectory(intentDirectory) }
+    }
+
+    /// The `flock` of `.txn/lock`; nil when not blocking and another process holds it.
+    private func transactionLock(blocking: Bool) throws -> Int32? {
+        let path = "\(root)/\(Self.transactionDirectory)/lock"
+        let fd = try io.open(path, O_RDWR | O_CREAT)
+        switch FileIO.retrying({ io.layer.flock(fd, blocking ? LOCK_EX : LOCK_EX | LOCK_NB) }) {
+        case .success:
+            return fd
+        case .failure(let errno):
+            io.close(fd)
+            if errno == .wouldBlock { return nil }
+            throw FileIO.ioError("locking", path, errno)
+        }
+    }
+
+    private func releaseTransactionLock(_ fd: Int32) {
+        _ = io.layer.flock(fd, LOCK_UN)
+        io.close(fd)
     }
 
     private func apply(_ renames: [[String]]) throws {
@@ -302,12 +367,26 @@ final class FileStoreEngine: Sendable {
         for directory in directories.sorted() { try io.syncDirectory(directory) }
     }
 
-    /// Finishes transactions whose intent became durable before a crash.
+    /// Whether `path` is a file a transaction may write: `ROOT/TENANT/ID/NAME` with valid IDs
+    /// and a name the store uses (staged copies included).
+    private func isTransactionPath(_ path: String) -> Bool {
+        guard path.hasPrefix(root + "/") else { return false }
+        let parts = path.dropFirst(root.count + 1).split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count == 3, Names.isValid(String(parts[0])), Names.isValid(String(parts[1])) else { return false }
+        let name = parts[2].split(separator: ".txn-", maxSplits: 1).first.map(String.init) ?? ""
+        return format.snapshotFileNames.contains(name) || name == format.summaryFileName || name == "journal.log"
+    }
+
+    /// Finishes transactions whose intent became durable before a crash. Skipped while another
+    /// process holds the transaction lock (it is finishing its own).
     private func recoverTransactions() throws {
         let intentDirectory = "\(root)/\(Self.transactionDirectory)"
-        for name in try io.list(intentDirectory) {
+        guard io.isDirectory(intentDirectory) else { return }
+        guard let lock = try transactionLock(blocking: false) else { return }
+        defer { releaseTransactionLock(lock) }
+        for name in try io.list(intentDirectory) where name != "lock" {
             let path = "\(intentDirectory)/\(name)"
-            if name.hasSuffix(".tmp") {
+            if name.contains(".tmp") {
                 try io.remove(path)  // an intent never made durable: the transaction did not happen
                 continue
             }
@@ -317,8 +396,8 @@ final class FileStoreEngine: Sendable {
                 throw FlowError(.corruptData, "\(path): unreadable transaction intent; remove it by hand to open the store")
             }
             for rename in renames {
-                guard rename.count == 2, rename.allSatisfy({ $0.isEmpty || $0.hasPrefix(root + "/") }) else {
-                    throw FlowError(.corruptData, "\(path): transaction intent names a path outside the store")
+                guard rename.count == 2, rename.allSatisfy({ $0.isEmpty || isTransactionPath($0) }) else {
+                    throw FlowError(.corruptData, "\(path): transaction intent names a path that is not a store file")
                 }
             }
             try apply(renames)

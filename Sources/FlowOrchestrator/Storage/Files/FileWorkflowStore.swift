@@ -54,21 +54,46 @@ public class FileWorkflowStore: TransactionalWorkflowStore, @unchecked Sendable 
     /// Takes the workflow's writer lock; `locked` names the holder's pid. The lock is released
     /// by the lease, or by the kernel when the holder dies.
     public func acquireWriter(_ key: WorkflowKey) async throws -> any WorkflowLease {
-        try WriterLock.acquire(directory: engine.directory(key), key: key, io: engine.io)
+        try engine.acquireWriter(key)
     }
 
     /// Saves every state or none, even across a crash: all files are written and synced aside,
     /// an intent record is made durable, then the files are renamed into place. A store opened
-    /// after a crash finishes any transaction whose intent is durable. Durable on return.
+    /// after a crash finishes any transaction whose intent is durable. The call takes the
+    /// workflows' writer locks itself (`locked` if one is held, including by the caller).
+    /// Durable on return.
     public func saveAll(_ states: [WorkflowState], durability: Durability = .fsync) async throws {
-        try engine.saveAll(states, durability: durability)
+        let keys = try states.map { try WorkflowKey(tenant: $0.tenant, id: $0.id) }
+        guard Set(keys).count == keys.count else {
+            throw FlowError(.invalidArgument, "a transaction saves one of \(keys.map(\.description)) twice")
+        }
+        var locks: [WriterLock] = []
+        defer { locks.forEach { $0.releaseNow() } }
+        for key in keys.sorted() {
+            locks.append(try WriterLock.acquire(directory: engine.directory(key), key: key, io: engine.io))
+        }
+        try prepareTransaction(keys)
+        try engine.saveAll(states, durability: durability, extraFiles: transactionFiles(for:))
+        try finishTransaction(states)
     }
 
     /// Deletes finished workflows last changed before `cutoff`, skipping any with an active
-    /// writer; returns what was deleted.
+    /// writer; returns what was deleted. Each deletion is confirmed from the workflow's full
+    /// state under its writer lock, and is atomic: a crash leaves the workflow whole or gone.
     public func purge(finishedBefore cutoff: Date, tenant: String? = nil) async throws -> [WorkflowKey] {
-        try engine.purge(finishedBefore: cutoff, tenant: tenant)
+        try engine.purge(finishedBefore: cutoff, tenant: tenant, loadState: stateOnDisk)
     }
+
+    // MARK: Hooks for stores with more files than a snapshot
+
+    /// The full state on disk (a subclass adds what its other files hold).
+    func stateOnDisk(_ key: WorkflowKey) throws -> WorkflowState { try engine.load(key) }
+    /// Files a transaction writes next to each snapshot and summary.
+    func transactionFiles(for state: WorkflowState) throws -> [(name: String, bytes: [UInt8])] { [] }
+    /// Runs before a transaction's files are written, with the writer locks held.
+    func prepareTransaction(_ keys: [WorkflowKey]) throws {}
+    /// Runs after a transaction landed.
+    func finishTransaction(_ states: [WorkflowState]) throws {}
 
     /// Counts and bytes over the whole store.
     public func stats() async throws -> StoreStats {

@@ -26,6 +26,9 @@ extension WorkflowState {
                 .unsupportedFormat,
                 "\(path): format version \(formatVersion); this build reads 1 to \(Self.currentFormatVersion)")
         }
+        guard lastSequence < UInt64(Int64.max) else {
+            throw FlowError(.corruptData, "\(path): last sequence number \(lastSequence) is out of range")
+        }
         if let problem = Names.problem(with: id) { throw FlowError(.corruptData, "\(path): workflow ID \(problem)") }
         if let problem = Names.problem(with: tenant) { throw FlowError(.corruptData, "\(path): tenant ID \(problem)") }
         for (index, node) in nodes.enumerated() where !nodeNamesChecked && !Names.isValid(node.name) {

@@ -18,20 +18,29 @@ final class WriterLock: WorkflowLease {
     /// Takes the lock of the workflow whose directory is `directory`, or throws `locked` naming
     /// the holder's pid.
     static func acquire(directory: String, key: WorkflowKey, io: FileIO) throws -> WriterLock {
-        try io.makeDirectories(directory, durability: .buffered)
         let path = directory + "/lock"
-        let fd = try io.open(path, O_RDWR | O_CREAT)
-        switch FileIO.retrying({ io.layer.flock(fd, LOCK_EX | LOCK_NB) }) {
-        case .success:
-            break
-        case .failure(let errno):
-            let holder = readHolder(fd, io: io)
-            io.close(fd)
-            if errno == .wouldBlock {
-                throw FlowError(
-                    .locked, "workflow \(key) is being written by another runner (\(holder)); wait for it to finish")
+        var attempts = 0
+        var fd: Int32 = -1
+        while true {
+            try io.makeDirectories(directory, durability: .fsync)
+            fd = try io.open(path, O_RDWR | O_CREAT)
+            switch FileIO.retrying({ io.layer.flock(fd, LOCK_EX | LOCK_NB) }) {
+            case .success:
+                break
+            case .failure(let errno):
+                let holder = readHolder(fd, io: io)
+                io.close(fd)
+                if errno == .wouldBlock {
+                    throw FlowError(
+                        .locked, "workflow \(key) is being written by another runner (\(holder)); wait for it to finish")
+                }
+                throw FileIO.ioError("locking", path, errno)
             }
-            throw FileIO.ioError("locking", path, errno)
+            // A lock on a file a deleter unlinked meanwhile guards nothing: take the new one.
+            if isStillNamed(fd, path) { break }
+            io.close(fd)
+            attempts += 1
+            if attempts > 8 { throw FlowError(.locked, "workflow \(key): its lock file keeps being replaced") }
         }
         let pid = Array("pid \(getpid())\n".utf8)
         do {
@@ -42,6 +51,14 @@ final class WriterLock: WorkflowLease {
             throw error
         }
         return WriterLock(fd: fd, io: io)
+    }
+
+    /// Whether `fd` is still the file `path` names (same device and inode).
+    private static func isStillNamed(_ fd: Int32, _ path: String) -> Bool {
+        var open = stat()
+        var named = stat()
+        return fstat(fd, &open) == 0 && stat(path, &named) == 0 && open.st_dev == named.st_dev
+            && open.st_ino == named.st_ino
     }
 
     private static func readHolder(_ fd: Int32, io: FileIO) -> String {

@@ -249,9 +249,12 @@ struct FlatBuffersSnapshotFormat: SnapshotFormat {
             WorkflowState(
                 id: view.id.string ?? "", tenant: view.tenant.string ?? "", fingerprint: view.fingerprint.string ?? "",
                 nodeNames: [], createdAt: Date(microsecondsSince1970: view.created_at_us)),
-            storedBytes: Int(view.snapshot_bytes))
+            storedBytes: Int(exactly: view.snapshot_bytes) ?? Int.max)
         summary.status = WorkflowStatus(rawValue: UInt8(view.status.rawValue)) ?? .pending
         summary.updatedAt = Date(microsecondsSince1970: view.updated_at_us)
+        guard view.last_sequence < UInt64(Int64.max) else {
+            throw FlowError(.corruptData, "\(path): last sequence number \(view.last_sequence) is out of range")
+        }
         summary.lastSequence = view.last_sequence
         summary.nodeCount = Int(view.node_count)
         let counts: [(NodeStatus, UInt32)] = [

@@ -103,13 +103,41 @@ public final class FlatBuffersStore: FileWorkflowStore, @unchecked Sendable {
 
     // MARK: Writing
 
-    /// Writes `state` as the snapshot (atomically) and starts a fresh journal after it. Durable
-    /// on return when `durability` is `fsync`.
+    /// Writes `state` as the snapshot and starts a fresh journal after it, as one atomic change:
+    /// a crash leaves the old snapshot and journal or the new ones. Durable on return when
+    /// `durability` is `fsync`. The current epoch goes to `history/` first when history is kept.
     public override func save(_ state: WorkflowState, durability: Durability) async throws {
         let key = try WorkflowKey(tenant: state.tenant, id: state.id)
         try archiveEpoch(key)
-        try engine.save(state, durability: durability)
-        try restartJournal(key, after: state, durability: durability)
+        if try journalBase(journalPath(key), requireRecords: true) != nil {
+            // Snapshot and journal must change together, or the old journal would replay on
+            // top of the new snapshot.
+            try engine.saveAll([state], durability: durability, extraFiles: transactionFiles(for:))
+            try reopenJournal(key, after: state)
+        } else {
+            try engine.save(state, durability: durability)
+            try restartJournal(key, after: state, durability: durability)
+        }
+    }
+
+    override func stateOnDisk(_ key: WorkflowKey) throws -> WorkflowState { try read(key).state }
+
+    override func transactionFiles(for state: WorkflowState) throws -> [(name: String, bytes: [UInt8])] {
+        [("journal.log", JournalCodec.header(base: state.lastSequence))]
+    }
+
+    override func prepareTransaction(_ keys: [WorkflowKey]) throws {
+        for key in keys {
+            closeJournal(key)
+            try archiveEpoch(key)
+        }
+    }
+
+    /// Points an open journal handle at the journal a transaction put in place.
+    private func reopenJournal(_ key: WorkflowKey, after state: WorkflowState) throws {
+        guard let handle = journals.withLock({ $0[key] }) else { return }
+        let fd = try engine.io.open(journalPath(key), O_WRONLY)
+        handle.restart(with: state, fd: fd, io: engine.io)
     }
 
     /// Replaces the journal with an empty one that follows `state`, atomically.
@@ -131,15 +159,18 @@ public final class FlatBuffersStore: FileWorkflowStore, @unchecked Sendable {
     public override func append(_ events: [WorkflowEvent], to key: WorkflowKey, durability: Durability) async throws {
         guard !events.isEmpty else { return }
         let handle = try openJournal(key)
+        let statusBefore = handle.state.status
         let compact = try handle.append(
             events, durability: durability, io: engine.io,
             bounds: (options.compactAfterRecords, options.compactAfterBytes))
-        let statusChanged = events.contains { $0.kind == .workflowStarted || $0.kind == .workflowFinished }
         if compact {
             try compactJournal(key, handle: handle, durability: durability)
-        } else if statusChanged {
-            // Keep `list` filters by status right without a snapshot: the summary is a cache.
-            try engine.writeSummary(WorkflowSummary(handle.state), in: engine.directory(key), durability: .buffered)
+        } else if handle.state.status != statusBefore {
+            // Keep `list` filters and `purge` candidates right without a snapshot: the summary
+            // is a cache of the status, rewritten whenever the status changes.
+            let directory = engine.directory(key)
+            let bytes = ["snapshot.fb.zst", "journal.log"].reduce(0) { $0 + Self.fileSize("\(directory)/\($1)") }
+            try engine.writeSummary(WorkflowSummary(handle.state, storedBytes: bytes), in: directory, durability: .buffered)
         }
     }
 
@@ -194,6 +225,11 @@ public final class FlatBuffersStore: FileWorkflowStore, @unchecked Sendable {
         }
     }
 
+    private static func fileSize(_ path: String) -> Int {
+        var info = stat()
+        return stat(path, &info) == 0 ? Int(info.st_size) : 0
+    }
+
     private func closeJournal(_ key: WorkflowKey) {
         let handle = journals.withLock { $0.removeValue(forKey: key) }
         handle?.close(io: engine.io)
@@ -204,7 +240,7 @@ public final class FlatBuffersStore: FileWorkflowStore, @unchecked Sendable {
     /// Takes the workflow's writer lock; releasing it also closes the workflow's journal, so the
     /// next writer (in any process) reopens the state from disk.
     public override func acquireWriter(_ key: WorkflowKey) async throws -> any WorkflowLease {
-        let lock = try WriterLock.acquire(directory: engine.directory(key), key: key, io: engine.io)
+        let lock = try engine.acquireWriter(key)
         closeJournal(key)
         return JournalLease(store: self, key: key, lock: lock)
     }

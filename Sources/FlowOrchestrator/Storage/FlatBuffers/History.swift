@@ -20,7 +20,7 @@ extension FlatBuffersStore {
     }
 
     /// The base sequence of the journal at `path`, if it exists and holds at least one record.
-    private func journalBase(_ path: String, requireRecords: Bool) throws -> UInt64? {
+    func journalBase(_ path: String, requireRecords: Bool) throws -> UInt64? {
         guard let fd = try engine.io.openIfExists(path) else { return nil }
         defer { engine.io.close(fd) }
         let size = try engine.io.size(fd, path: path)

@@ -71,25 +71,16 @@ final class JournalHandle: @unchecked Sendable {
         }
     }
 
-    /// Checks that `events` follow the replica and name its nodes, before anything is written.
+    /// Checks that `events` would apply to the replica, before anything is written.
     private func validate(_ events: [WorkflowEvent]) throws {
-        var expected = replica.lastSequence &+ 1
+        var previous = replica.lastSequence
         for event in events {
-            guard event.sequence == expected else {
-                throw FlowError(
-                    .invalidArgument,
-                    "workflow \(key): event \(event.sequence) does not follow \(expected - 1) in the journal")
+            do {
+                try replica.check(event, following: previous)
+            } catch {
+                throw FlowError(.invalidArgument, error.message)
             }
-            if event.kind.concernsNode {
-                let hint = Int(event.nodeIndex)
-                let known =
-                    (hint >= 0 && hint < replica.nodes.count && (event.node == nil || replica.nodes[hint].name == event.node))
-                    || (event.node.map { replica.index(ofNode: $0) != nil } ?? false)
-                guard known else {
-                    throw FlowError(.invalidArgument, "workflow \(key): event \(event.sequence) names an unknown node")
-                }
-            }
-            expected &+= 1
+            previous = event.sequence
         }
     }
 

@@ -111,13 +111,21 @@ enum JournalCodec {
     /// Whether any 8-aligned offset past the bad frame at `offset` starts a frame that passes
     /// every check: if one does, the damage is not confined to the tail.
     private static func hasValidFrame(in buffer: UnsafeRawBufferPointer, after offset: Int) -> Bool {
+        // A frame's payload is a Record FlatBuffer: its identifier "FLWJ" sits 12 bytes into the
+        // frame. Only candidates that have it are checked in full (length, CRC, verifier), so a
+        // damaged journal costs one pass, not one CRC per 8 bytes.
+        let identifier: [UInt8] = Array("FLWJ".utf8)
         var candidate = offset + Int(FBS_FRAME_ALIGNMENT)
         while candidate + Int(FBS_FRAME_HEADER_SIZE) + 8 <= buffer.count {
-            var result = fbs_scan_result()
-            let rest = UnsafeRawBufferPointer(rebasing: buffer[candidate...])
-            var view = fbs_record_view()
-            _ = fbs_records_scan(rest.baseAddress, rest.count, &view, 1, &result)
-            if result.count > 0 { return true }
+            if buffer[candidate + 12] == identifier[0], buffer[candidate + 13] == identifier[1],
+                buffer[candidate + 14] == identifier[2], buffer[candidate + 15] == identifier[3]
+            {
+                var result = fbs_scan_result()
+                let rest = UnsafeRawBufferPointer(rebasing: buffer[candidate...])
+                var view = fbs_record_view()
+                _ = fbs_records_scan(rest.baseAddress, rest.count, &view, 1, &result)
+                if result.count > 0 { return true }
+            }
             candidate += Int(FBS_FRAME_ALIGNMENT)
         }
         return false
