@@ -20,7 +20,7 @@ public enum QuickBench {
         /// Repetitions of each serialization and snapshot measurement (medians are kept).
         public var iterations = 3
         /// Nodes of the state with 1 MiB outputs.
-        public var largeOutputNodes = 16
+        public var largeOutputNodes = 8
         /// Length of the chain in the persistence table.
         public var chainLength = 4_000
         /// Length of the chain for the per-level snapshot strategy, which rewrites the whole
@@ -31,14 +31,18 @@ public enum QuickBench {
         public var recoveryRecords = [10_000, 100_000, 1_000_000]
         /// Which parts run.
         public var sections = Set(Section.allCases)
+        /// The persistence strategies measured, as "node/fsync", "level/buffered", ... (all when nil).
+        public var strategies: Set<String>?
         /// Where the stores measured are written.
         public var directory: String
 
         public init(directory: String) { self.directory = directory }
     }
 
-    /// Runs the sections asked for, in a fixed order (memory first, while the process is fresh),
-    /// telling `progress` what it is doing.
+    /// Runs the sections asked for, in a fixed order: memory first, while the process is fresh,
+    /// then the store measurements, and the allocation-heavy in-memory codecs last (a heap they
+    /// leave grown and fragmented slows whatever runs after them). Tells `progress` what it is
+    /// doing.
     public static func run(
         _ configuration: Configuration, progress: @Sendable (String) -> Void = { _ in }
     ) async throws -> BenchReport {
@@ -64,30 +68,13 @@ public enum QuickBench {
             report.tables.append(table)
             figures.residentMiB = Double(resident) / 1_048_576
         }
-        if want.contains(.executor) {
-            progress("executor: no-op nodes, no persistence")
-            report.tables.append(try await executor(config, &figures))
-        }
-        if want.contains(.serialization) {
-            progress("serialization: \(config.nodes) nodes, small outputs")
-            let small = Workloads.finishedState(nodes: config.nodes)
-            let results = try SerializationBench.measure(small, outputBytes: 16, iterations: config.iterations)
-            report.tables.append(serializationTable(results, id: "serialization", title: "Serialization strategies: \(config.nodes) nodes, 16-byte outputs (in memory, one thread)"))
-            if config.largeOutputNodes > 0 {
-                progress("serialization: \(config.largeOutputNodes) nodes, 1 MiB outputs")
-                let large = Workloads.finishedState(nodes: config.largeOutputNodes, outputBytes: 1 << 20)
-                let results = try SerializationBench.measure(large, outputBytes: 1 << 20, iterations: config.iterations)
-                report.tables.append(
-                    serializationTable(results, id: "serialization_1mib", title: "Serialization strategies: \(config.largeOutputNodes) nodes, 1 MiB log-text outputs"))
-            }
-        }
-        if want.contains(.records) {
-            progress("records: journal-sized records, zstd with and without a dictionary")
-            report.tables.append(try recordsTable())
-        }
         if want.contains(.snapshot) {
             progress("snapshot: FlatBuffers store vs JSON store, save and load with fsync")
             report.tables.append(try await snapshot(config, &figures))
+        }
+        if want.contains(.executor) {
+            progress("executor: no-op nodes, no persistence")
+            report.tables.append(try await executor(config, &figures))
         }
         if want.contains(.persistence) {
             progress("persistence: strategies x durability")
@@ -110,6 +97,23 @@ public enum QuickBench {
             }
             table.notes = ["Open = read the snapshot and the journal, check every frame's CRC32C, verify and replay every record."]
             report.tables.append(table)
+        }
+        if want.contains(.serialization) {
+            progress("serialization: \(config.nodes) nodes, small outputs")
+            let small = Workloads.finishedState(nodes: config.nodes)
+            let results = try SerializationBench.measure(small, outputBytes: 16, iterations: config.iterations)
+            report.tables.append(serializationTable(results, id: "serialization", title: "Serialization strategies: \(config.nodes) nodes, 16-byte outputs (in memory, one thread)"))
+            if config.largeOutputNodes > 0 {
+                progress("serialization: \(config.largeOutputNodes) nodes, 1 MiB outputs")
+                let large = Workloads.finishedState(nodes: config.largeOutputNodes, outputBytes: 1 << 20)
+                let results = try SerializationBench.measure(large, outputBytes: 1 << 20, iterations: config.iterations)
+                report.tables.append(
+                    serializationTable(results, id: "serialization_1mib", title: "Serialization strategies: \(config.largeOutputNodes) nodes, 1 MiB log-text outputs"))
+            }
+        }
+        if want.contains(.records) {
+            progress("records: journal-sized records, zstd with and without a dictionary")
+            report.tables.append(try recordsTable())
         }
         report.context.append(("load after", loadAverage()))
         report.targets = figures.targets(nodes: config.nodes, chainLength: config.chainLength)
@@ -244,6 +248,7 @@ public enum QuickBench {
         for (shape, nodes) in shapes {
             for persistence in PersistenceStrategy.allCases {
                 for durability in Durability.allCases {
+                    if let only = config.strategies, !only.contains("\(persistence.rawValue)/\(durability.rawValue)") { continue }
                     let count = shape == .chain && persistence == .level ? config.levelChainLength : nodes
                     progress("persistence: \(shape.rawValue) \(count), \(persistence.rawValue)/\(durability.rawValue)")
                     let result = try await PersistenceBench.run(

@@ -33,7 +33,7 @@ struct Bench: AsyncParsableCommand {
     var only: String?
 
     @Option(help: "Nodes of the state with 1 MiB outputs (0 leaves it out).")
-    var largeOutputNodes = 16
+    var largeOutputNodes = 8
 
     @Option(help: "Length of the chain in the persistence table.")
     var chain = 4_000
@@ -41,11 +41,20 @@ struct Bench: AsyncParsableCommand {
     @Option(help: "Length of the chain for per-level snapshots (each level rewrites the whole state).")
     var levelChain = 200
 
+    @Option(
+        help: ArgumentHelp(
+            "Comma-separated persistence strategies to measure (default: all six).",
+            valueName: "node/fsync,level/buffered,..."))
+    var strategies: String?
+
     @Option(help: "Comma-separated journal lengths for the recovery curve.")
     var recoveryRecords = "10000,100000,1000000"
 
     @Option(help: "Where to write the stores measured (a temporary directory by default).")
     var directory: String?
+
+    @Option(help: ArgumentHelp("Also write the report as CSV to this file (for scripts/plot_benchmarks.py).", valueName: "file"))
+    var csv: String?
 
     @Flag(help: "Measure only the FlatBuffers snapshot store, 30 rounds (for profiling).")
     var snapshotOnly = false
@@ -60,6 +69,7 @@ struct Bench: AsyncParsableCommand {
         guard largeOutputNodes >= 0 else { throw ValidationError("--large-output-nodes must not be negative") }
         _ = try sections()
         _ = try recoveryLengths()
+        _ = try strategySet()
     }
 
     func run() async throws {
@@ -80,11 +90,19 @@ struct Bench: AsyncParsableCommand {
         configuration.levelChainLength = levelChain
         configuration.recoveryRecords = try recoveryLengths()
         configuration.sections = try sections()
+        configuration.strategies = try strategySet()
         let clock = ContinuousClock()
         let started = clock.now
         let report = try await QuickBench.run(configuration) { message in
             let elapsed = (clock.now - started).seconds
             FileHandle.standardError.write(Data(String(format: "bench: %5.1f s  %@\n", elapsed, message).utf8))
+        }
+        if let csv {
+            do {
+                try report.render(.csv).write(toFile: csv, atomically: true, encoding: .utf8)
+            } catch {
+                throw CLIError(.storeOrData, "cannot write \(csv): \(error.localizedDescription)")
+            }
         }
         print(report.render(format), terminator: "")
     }
@@ -101,6 +119,21 @@ struct Bench: AsyncParsableCommand {
             sections.insert(section)
         }
         return sections
+    }
+
+    private func strategySet() throws -> Set<String>? {
+        guard let strategies else { return nil }
+        let known = PersistenceStrategy.allCases.flatMap { persistence in
+            Durability.allCases.map { "\(persistence.rawValue)/\($0.rawValue)" }
+        }
+        var chosen = Set<String>()
+        for name in strategies.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) {
+            guard known.contains(name) else {
+                throw ValidationError("unknown strategy \"\(name)\" in --strategies (expected \(known.joined(separator: ", ")))")
+            }
+            chosen.insert(name)
+        }
+        return chosen
     }
 
     private func recoveryLengths() throws -> [Int] {
