@@ -116,6 +116,7 @@ struct EventTests {
             .execute()
         let key = try WorkflowKey(id: "short")
         let error = await #expect(throws: FlowError.self) { try await store.history(key) }
+        #expect(error?.code == .historyUnavailable)
         #expect(error?.message.contains("not in its history") == true)
         let snapshot = try store.engine.loadSnapshot(key)!.state.lastSequence
         #expect(try await store.history(key, from: snapshot + 1).first?.sequence == snapshot + 1)

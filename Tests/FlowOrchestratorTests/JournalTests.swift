@@ -313,12 +313,21 @@ struct JournalTests {
         let history = History.make(nodes: 10)
         _ = try await journaled(history, in: directory.path, options: .init(compactAfterRecords: 9))
         let store = try FlatBuffersStore(directory: directory.path)
-        var fresh = history.initial
-        fresh.lastSequence = 3
+        var fresh = try history.state(after: history.events.count)
+        fresh.lastSequence += 100
+        fresh.nodes[0].status = .pending
         try await store.saveAll([fresh])
         #expect(try await FlatBuffersStore(directory: directory.path).load(key) == fresh)
         // The history of the epochs it replaced is kept.
         #expect(try await store.history(key).count == history.events.count)
+        // Moving backwards would rewrite recorded history: refused, nothing changed.
+        var older = history.initial
+        older.lastSequence = 3
+        let backwards = await #expect(throws: FlowError.self) { try await store.saveAll([older]) }
+        #expect(backwards?.code == .invalidArgument)
+        let backwardsSave = await #expect(throws: FlowError.self) { try await store.save(older, durability: .fsync) }
+        #expect(backwardsSave?.code == .invalidArgument)
+        #expect(try await FlatBuffersStore(directory: directory.path).load(key) == fresh)
         // A plain save over a journal with records is atomic too.
         let other = TemporaryDirectory()
         defer { other.cleanup() }
@@ -404,7 +413,7 @@ struct JournalTests {
         let store = try FlatBuffersStore(directory: directory.path)
         let states = (0..<8).map { index -> WorkflowState in
             var state = History.make(nodes: 50 + index).initial
-            state.lastSequence = UInt64(index)
+            state.lastSequence = 5
             return state
         }
         try await withThrowingTaskGroup(of: Void.self) { group in

@@ -11,6 +11,7 @@ public struct FlowError: Error, Sendable, CustomStringConvertible {
             case notFound, alreadyExists, fingerprintMismatch, payloadTooLarge
             case invalidID, corruptData, unsupportedFormat, io, locked
             case persistenceFailed, invalidArgument, invalidDefinition, timeout, writerStopped
+            case historyUnavailable
         }
         fileprivate var wrapped: Wrapped
         fileprivate init(_ wrapped: Wrapped) { self.wrapped = wrapped }
@@ -53,6 +54,9 @@ public struct FlowError: Error, Sendable, CustomStringConvertible {
         public static let timeout = Code(.timeout)
         /// The workflow's writer stopped after an earlier persistence failure.
         public static let writerStopped = Code(.writerStopped)
+        /// Events asked for are not recorded: the workflow was not run with the `node` strategy,
+        /// or compaction folded them away with `keepHistory` off.
+        public static let historyUnavailable = Code(.historyUnavailable)
 
         public var description: String {
             switch wrapped {
@@ -75,6 +79,7 @@ public struct FlowError: Error, Sendable, CustomStringConvertible {
             case .invalidDefinition: "invalid definition"
             case .timeout: "timeout"
             case .writerStopped: "writer stopped"
+            case .historyUnavailable: "history unavailable"
             }
         }
     }

@@ -46,7 +46,9 @@ public class FileWorkflowStore: TransactionalWorkflowStore, @unchecked Sendable 
         try engine.list(query)
     }
 
-    /// Removes the workflow's directory; refused (`locked`) while a writer holds it.
+    /// Removes the workflow's directory; refused (`locked`) while a writer holds it. Atomic and
+    /// durable on return: the directory is renamed away (synced) before its files are removed,
+    /// so a crash leaves the workflow whole or gone.
     public func delete(_ key: WorkflowKey) async throws {
         try engine.delete(key)
     }
@@ -72,6 +74,7 @@ public class FileWorkflowStore: TransactionalWorkflowStore, @unchecked Sendable 
         for key in keys.sorted() {
             locks.append(try WriterLock.acquire(directory: engine.directory(key), key: key, io: engine.io))
         }
+        try checkTransaction(states)
         try prepareTransaction(keys)
         try engine.saveAll(states, durability: durability, extraFiles: transactionFiles(for:))
         try finishTransaction(states)
@@ -90,6 +93,8 @@ public class FileWorkflowStore: TransactionalWorkflowStore, @unchecked Sendable 
     func stateOnDisk(_ key: WorkflowKey) throws -> WorkflowState { try engine.load(key) }
     /// Files a transaction writes next to each snapshot and summary.
     func transactionFiles(for state: WorkflowState) throws -> [(name: String, bytes: [UInt8])] { [] }
+    /// Refuses a transaction before anything changes, with the writer locks held.
+    func checkTransaction(_ states: [WorkflowState]) throws {}
     /// Runs before a transaction's files are written, with the writer locks held.
     func prepareTransaction(_ keys: [WorkflowKey]) throws {}
     /// Runs after a transaction landed.

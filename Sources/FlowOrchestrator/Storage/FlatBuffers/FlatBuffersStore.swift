@@ -108,6 +108,7 @@ public final class FlatBuffersStore: FileWorkflowStore, @unchecked Sendable {
     /// `durability` is `fsync`. The current epoch goes to `history/` first when history is kept.
     public override func save(_ state: WorkflowState, durability: Durability) async throws {
         let key = try WorkflowKey(tenant: state.tenant, id: state.id)
+        try refuseBackwards(state, key)
         try archiveEpoch(key)
         if try journalBase(journalPath(key), requireRecords: true) != nil {
             // Snapshot and journal must change together, or the old journal would replay on
@@ -124,6 +125,22 @@ public final class FlatBuffersStore: FileWorkflowStore, @unchecked Sendable {
 
     override func transactionFiles(for state: WorkflowState) throws -> [(name: String, bytes: [UInt8])] {
         [("journal.log", JournalCodec.header(base: state.lastSequence))]
+    }
+
+    /// A state older than the recorded history would rewrite it (and its archive names):
+    /// delete the workflow first to start over. A workflow whose files cannot be read may be
+    /// overwritten (that is how it is repaired by hand).
+    private func refuseBackwards(_ state: WorkflowState, _ key: WorkflowKey) throws {
+        guard try journalBase(journalPath(key), requireRecords: false) != nil,
+            let recorded = (try? read(key))?.state.lastSequence, state.lastSequence < recorded
+        else { return }
+        throw FlowError(
+            .invalidArgument,
+            "workflow \(key): saving event \(state.lastSequence) over a history that reaches \(recorded) would rewrite it; delete the workflow to start over")
+    }
+
+    override func checkTransaction(_ states: [WorkflowState]) throws {
+        for state in states { try refuseBackwards(state, try WorkflowKey(tenant: state.tenant, id: state.id)) }
     }
 
     override func prepareTransaction(_ keys: [WorkflowKey]) throws {

@@ -63,8 +63,8 @@ extension FlatBuffersStore {
     ///
     /// Events are recorded with the `node` persistence strategy; what compaction folded away is
     /// kept when `keepHistory` is on. Throws `notFound` for an unknown workflow and
-    /// `corruptData` for damage (a torn tail of the current journal is left out) or a gap (a
-    /// part of the history that is gone).
+    /// `corruptData` for damage (a torn tail of the current journal is left out), and
+    /// `historyUnavailable` for events that were never journaled or were compacted away.
     public func history(_ key: WorkflowKey, from: UInt64 = 1, limit: Int = .max) async throws -> [WorkflowEvent] {
         try historyEvents(key, from: max(1, from), through: .max, limit: limit)
     }
@@ -82,7 +82,7 @@ extension FlatBuffersStore {
             for event in scan.events where event.sequence >= next {
                 guard event.sequence == next else {
                     throw FlowError(
-                        .corruptData,
+                        .historyUnavailable,
                         "workflow \(key): events \(next) to \(event.sequence - 1) are not in its history (compacted away without keepHistory, or lost)")
                 }
                 guard event.sequence <= last, events.count < limit else { return events }
@@ -123,13 +123,13 @@ extension FlatBuffersStore {
         }
         guard var state = base else {
             throw FlowError(
-                .notFound, "workflow \(key): no kept snapshot at or before event \(sequence) (history was compacted away)")
+                .historyUnavailable, "workflow \(key): no kept snapshot at or before event \(sequence) (history was compacted away)")
         }
         if state.lastSequence < sequence {
             let events = try historyEvents(key, from: state.lastSequence + 1, through: sequence, limit: .max)
             try state.apply(events)
             guard state.lastSequence == sequence else {
-                throw FlowError(.corruptData, "workflow \(key): its history stops at event \(state.lastSequence)")
+                throw FlowError(.historyUnavailable, "workflow \(key): its recorded history stops at event \(state.lastSequence)")
             }
         }
         return state

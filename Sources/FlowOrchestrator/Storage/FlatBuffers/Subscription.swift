@@ -71,7 +71,7 @@ extension FlatBuffersStore {
                         }
                         guard next > parsed.base_sequence else {
                             throw FlowError(
-                                .corruptData,
+                                .historyUnavailable,
                                 "workflow \(key): events \(next) to \(parsed.base_sequence) were compacted away (keepHistory is off)")
                         }
                     }
