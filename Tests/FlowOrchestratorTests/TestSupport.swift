@@ -60,7 +60,8 @@ final class CountingStore: WorkflowStore {
     }
 }
 
-/// A store whose writes fail after the first `allowed` ones.
+/// A store whose synced writes fail after the first `allowed` ones (unsynced appends, which
+/// publish node starts, always succeed).
 final class FailingStore: WorkflowStore {
     let inner = InMemoryStore()
     private let writes = Mutex(0)
@@ -88,7 +89,7 @@ final class FailingStore: WorkflowStore {
     func delete(_ key: WorkflowKey) async throws { try await inner.delete(key) }
 
     func append(_ events: [WorkflowEvent], to key: WorkflowKey, durability: Durability) async throws {
-        try charge()
+        if durability == .fsync { try charge() }
         try await inner.append(events, to: key, durability: durability)
     }
 

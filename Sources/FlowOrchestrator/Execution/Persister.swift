@@ -8,11 +8,21 @@ import Synchronization
 /// whole state for stores without a journal) and writes it with one store call; callers arriving
 /// meanwhile wait and are released together when a write covers them. After one failed write the
 /// persister refuses every later commit, so nothing is ever reported durable that is not.
+///
+/// Journaled events can also be *published*: written without a sync and without waiting, so
+/// that starts reach the journal (and its followers) at once; the next commit's sync covers
+/// them. The persister tracks what is written and what is synced separately, and a commit
+/// whose events were already published syncs without writing.
 final class Persister: Sendable {
     /// What the leader writes.
     enum Batch {
         case events([WorkflowEvent])
         case snapshot(WorkflowState)
+
+        var isEmpty: Bool {
+            if case .events(let events) = self { return events.isEmpty }
+            return false
+        }
     }
 
     private enum Role {
@@ -21,25 +31,28 @@ final class Persister: Sendable {
     }
 
     private struct State {
+        /// Everything up to here is synced as the durability asks.
         var durable: UInt64
+        /// Everything up to here is written (perhaps not synced).
+        var written: UInt64
         var leading = false
         var waiters: [CheckedContinuation<Role, Never>] = []
         var failure: FlowError?
     }
 
     private let state: Mutex<State>
-    private let write: @Sendable (Batch) async throws -> Void
+    private let write: @Sendable (Batch, _ sync: Bool) async throws -> Void
     private let take: @Sendable () -> (batch: Batch, lastSequence: UInt64)
     private let describe: String
 
     /// A persister whose state is durable up to `durable`. `take` hands over what is pending;
-    /// `write` stores it.
+    /// `write` stores it, syncing when asked (an empty batch with `sync` only syncs).
     init(
         durable: UInt64, describe: String,
         take: @escaping @Sendable () -> (batch: Batch, lastSequence: UInt64),
-        write: @escaping @Sendable (Batch) async throws -> Void
+        write: @escaping @Sendable (Batch, _ sync: Bool) async throws -> Void
     ) {
-        self.state = Mutex(State(durable: durable))
+        self.state = Mutex(State(durable: durable, written: durable))
         self.take = take
         self.write = write
         self.describe = describe
@@ -60,9 +73,21 @@ final class Persister: Sendable {
             case .retry:
                 continue
             case .lead:
-                try await lead()
+                try await lead(sync: true)
             }
         }
+    }
+
+    /// Writes what is pending up to `sequence` without syncing, unless it is written already or
+    /// another write is in progress (which the next commit will follow). Never waits for a
+    /// write; a failure is kept and reported by the next commit.
+    func publish(upTo sequence: UInt64) async {
+        let lead = state.withLock { state in
+            guard state.failure == nil, state.written < sequence, !state.leading else { return false }
+            state.leading = true
+            return true
+        }
+        if lead { try? await self.lead(sync: false) }
     }
 
     private func role(for sequence: UInt64) async -> Role {
@@ -84,21 +109,28 @@ final class Persister: Sendable {
         }
     }
 
-    private func lead() async throws(FlowError) {
+    /// Writes what is pending (and syncs, for a commit) as the leader, then hands leadership back.
+    private func lead(sync: Bool) async throws(FlowError) {
         let (batch, last) = take()
+        let unsynced = state.withLock { $0.written > $0.durable }
         var failure: FlowError?
         do {
-            if case .events(let events) = batch, events.isEmpty {
-                // Nothing pending: an earlier leader wrote it all.
-            } else {
-                try await write(batch)
+            if !batch.isEmpty {
+                try await write(batch, sync)
+            } else if sync && unsynced {
+                try await write(batch, true)  // published earlier: sync only
             }
         } catch {
             let cause = (error as? FlowError).map { "\($0.message)" } ?? "\(error)"
             failure = FlowError(.persistenceFailed, "\(describe): could not persist changes: \(cause)", cause: error)
         }
         let waiters = state.withLock { state in
-            if let failure { state.failure = failure } else { state.durable = max(state.durable, last) }
+            if let failure {
+                state.failure = failure
+            } else {
+                state.written = max(state.written, last)
+                if sync { state.durable = max(state.durable, state.written) }
+            }
             state.leading = false
             defer { state.waiters.removeAll() }
             return state.waiters

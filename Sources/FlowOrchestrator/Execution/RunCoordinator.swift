@@ -90,12 +90,14 @@ final class RunCoordinator: Sendable {
                     return (.snapshot(shared.state), shared.state.lastSequence)
                 }
             },
-            write: { batch in
+            write: { batch, sync in
                 let clock = ContinuousClock()
                 let started = clock.now
                 switch batch {
-                case .events(let events): try await store.append(events, to: key, durability: durability)
-                case .snapshot(let state): try await store.save(state, durability: durability)
+                case .events(let events):
+                    try await store.append(events, to: key, durability: sync ? durability : .buffered)
+                case .snapshot(let state):
+                    try await store.save(state, durability: durability)
                 }
                 let elapsed = clock.now - started
                 shared.withLock { shared in
@@ -194,12 +196,15 @@ final class RunCoordinator: Sendable {
         let node = dag.nodes[index]
         var failures = 0
         while true {
-            let attempt = shared.withLock { shared in
+            let (attempt, sequence) = shared.withLock { shared in
                 let attempt = shared.state.nodes[index].attempts &+ 1
                 emit(&shared, .nodeStarted, node: index, attempt: attempt)
                 shared.metrics.attemptsStarted += 1
-                return attempt
+                return (attempt, shared.state.lastSequence)
             }
+            // The start reaches the journal now (unsynced; the next commit syncs it), so a
+            // follower sees it at once and a crash mid-action usually finds the node running.
+            if journaling { await persister.publish(upTo: sequence) }
             var nodeLogger = logger
             nodeLogger[metadataKey: "node"] = "\(node.name)"
             let context = NodeContext(

@@ -173,9 +173,13 @@ public final class FlatBuffersStore: FileWorkflowStore, @unchecked Sendable {
     /// on disk (one `fdatasync` for the batch) when this returns. Compacts when the journal has
     /// passed its bounds. After a failed write the workflow's writer is stopped (`writerStopped`)
     /// until the workflow is opened again.
+    /// An empty batch with `fsync` durability syncs what earlier buffered appends wrote.
     public override func append(_ events: [WorkflowEvent], to key: WorkflowKey, durability: Durability) async throws {
-        guard !events.isEmpty else { return }
         let handle = try openJournal(key)
+        guard !events.isEmpty else {
+            if durability == .fsync { try handle.sync(io: engine.io) }
+            return
+        }
         let statusBefore = handle.state.status
         let compact = try handle.append(
             events, durability: durability, io: engine.io,

@@ -71,6 +71,24 @@ final class JournalHandle: @unchecked Sendable {
         }
     }
 
+    /// Syncs what was appended without a sync; a failure stops the writer like a failed append.
+    func sync(io: FileIO) throws {
+        try withLock {
+            if let stopped {
+                throw FlowError(
+                    .writerStopped, "workflow \(key): an earlier write failed (\(stopped.message)); reopen the workflow",
+                    cause: stopped)
+            }
+            do {
+                try io.sync(fd, path: path, dataOnly: true)
+            } catch {
+                let failure = error.asFlowError
+                stopped = failure
+                throw failure
+            }
+        }
+    }
+
     /// Checks that `events` would apply to the replica, before anything is written.
     private func validate(_ events: [WorkflowEvent]) throws {
         var previous = replica.lastSequence
