@@ -415,10 +415,11 @@ final class RunCoordinator: Sendable {
 
     func setValue(_ value: Data?, forKey key: String) async throws {
         guard !key.isEmpty, key.utf8.count <= 1024 else {
-            throw FlowError(.invalidArgument, "data key must be 1 to 1024 bytes long")
+            throw FlowError(.invalidArgument, "workflow \(self.key): a data key must be 1 to 1024 bytes long")
         }
         try PayloadLimits.check(
-            value?.count ?? 0, limit: options.limits.maxDataValueBytes, what: "data value \(Names.quoted(key))")
+            value?.count ?? 0, limit: options.limits.maxDataValueBytes,
+            what: "workflow \(self.key): data value \(Names.quoted(key))")
         let sequence = shared.withLock { shared in
             emit(&shared, .dataSet, key: key, payload: value)
             return shared.state.lastSequence

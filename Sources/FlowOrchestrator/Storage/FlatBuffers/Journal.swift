@@ -52,7 +52,12 @@ final class JournalHandle: @unchecked Sendable {
                     cause: stopped)
             }
             try validate(events)
-            let frames = try JournalCodec.encode(events)
+            let frames: FBSBuffer
+            do {
+                frames = try JournalCodec.encode(events)
+            } catch {
+                throw FlowError(.invalidArgument, "workflow \(key): \(error.message)", cause: error)
+            }
             defer { frames.free() }
             do {
                 try io.pwriteAll(fd, frames.bytes, at: size, path: path)

@@ -29,13 +29,14 @@ public final class InMemoryStore: TransactionalWorkflowStore {
     public func saveAll(_ states: [WorkflowState], durability: Durability) async throws {
         let keyed = try states.map { (try WorkflowKey(tenant: $0.tenant, id: $0.id), $0) }
         guard Set(keyed.map(\.0)).count == keyed.count else {
-            throw FlowError(.invalidArgument, "transaction saves a workflow twice")
+            throw FlowError(.invalidArgument, "a transaction saves one of \(keyed.map(\.0.description)) twice")
         }
         contents.withLock { contents in
             for (key, state) in keyed { contents.states[key] = state }
         }
     }
 
+    /// The stored state; `notFound` when there is none.
     public func load(_ key: WorkflowKey) async throws -> WorkflowState {
         guard let state = contents.withLock({ $0.states[key] }) else {
             throw FlowError(.notFound, "workflow \(key) not found")
@@ -43,6 +44,7 @@ public final class InMemoryStore: TransactionalWorkflowStore {
         return state
     }
 
+    /// One page of the stored workflows matching `query`.
     public func list(_ query: WorkflowQuery) async throws -> WorkflowPage {
         let summaries = contents.withLock { contents in
             contents.states.sorted { $0.key < $1.key }.map { WorkflowSummary($0.value) }
@@ -50,6 +52,7 @@ public final class InMemoryStore: TransactionalWorkflowStore {
         return query.page(of: summaries)
     }
 
+    /// Forgets the workflow at once; `notFound` when there is none.
     public func delete(_ key: WorkflowKey) async throws {
         let removed = contents.withLock { $0.states.removeValue(forKey: key) }
         if removed == nil { throw FlowError(.notFound, "workflow \(key) not found") }
