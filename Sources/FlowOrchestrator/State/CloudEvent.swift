@@ -20,7 +20,7 @@ public enum CloudEvent {
             "id": "\(key.tenant)/\(key.id)/\(event.sequence)",
             "source": "/floworchestrator/\(percentEncoded(key.tenant))/\(percentEncoded(key.id))",
             "type": typePrefix + event.kind.description,
-            "time": rfc3339(event.time),
+            "time": event.time.rfc3339Microseconds,
             "datacontenttype": "application/json",
             "workflowid": key.id,
             "tenant": key.tenant,
@@ -39,26 +39,6 @@ public enum CloudEvent {
             let bytes = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
         else { return "{}" }  // unreachable: every value above is a JSON type
         return String(decoding: bytes, as: UTF8.self)
-    }
-
-    static func rfc3339(_ date: Date) -> String {
-        let micros = date.microsecondsSince1970
-        let seconds = micros.quotientAndRemainder(dividingBy: 1_000_000)
-        var whole = time_t(seconds.quotient)
-        var fraction = seconds.remainder
-        if fraction < 0 {
-            whole -= 1
-            fraction += 1_000_000
-        }
-        var parts = tm()
-        gmtime_r(&whole, &parts)
-        func padded(_ value: Int, _ width: Int) -> String {
-            let digits = String(value)
-            return String(repeating: "0", count: max(0, width - digits.count)) + digits
-        }
-        return "\(padded(Int(parts.tm_year) + 1900, 4))-\(padded(Int(parts.tm_mon) + 1, 2))-\(padded(Int(parts.tm_mday), 2))"
-            + "T\(padded(Int(parts.tm_hour), 2)):\(padded(Int(parts.tm_min), 2)):\(padded(Int(parts.tm_sec), 2))"
-            + ".\(padded(Int(fraction), 6))Z"
     }
 
     private static func percentEncoded(_ segment: String) -> String {

@@ -22,3 +22,27 @@ extension Date {
         Date(microsecondsSince1970: Date().microsecondsSince1970)
     }
 }
+
+extension Date {
+    /// The time in RFC 3339 / ISO 8601, UTC, with the microseconds stored times carry:
+    /// `2026-01-31T12:00:01.250113Z`.
+    public var rfc3339Microseconds: String {
+        let micros = microsecondsSince1970
+        let split = micros.quotientAndRemainder(dividingBy: 1_000_000)
+        var seconds = time_t(split.quotient)
+        var fraction = split.remainder
+        if fraction < 0 {
+            seconds -= 1
+            fraction += 1_000_000
+        }
+        var parts = tm()
+        gmtime_r(&seconds, &parts)
+        func padded(_ value: Int, _ width: Int) -> String {
+            let digits = String(value)
+            return String(repeating: "0", count: max(0, width - digits.count)) + digits
+        }
+        return "\(padded(Int(parts.tm_year) + 1900, 4))-\(padded(Int(parts.tm_mon) + 1, 2))-\(padded(Int(parts.tm_mday), 2))"
+            + "T\(padded(Int(parts.tm_hour), 2)):\(padded(Int(parts.tm_min), 2)):\(padded(Int(parts.tm_sec), 2))"
+            + ".\(padded(Int(fraction), 6))Z"
+    }
+}

@@ -1,3 +1,4 @@
+import FlowOrchestrator
 import Foundation
 
 /// Small text helpers shared by the commands.
@@ -38,22 +39,7 @@ enum TextFormat {
     /// An ISO-8601 UTC time with microseconds, the precision of stored times:
     /// `2025-01-31T12:00:01.250113Z`.
     static func iso8601Microseconds(_ date: Date) -> String {
-        let micros = Int64((date.timeIntervalSince1970 * 1_000_000).rounded())
-        var seconds = time_t(micros / 1_000_000)
-        var fraction = micros % 1_000_000
-        if fraction < 0 {
-            seconds -= 1
-            fraction += 1_000_000
-        }
-        var parts = tm()
-        gmtime_r(&seconds, &parts)
-        func padded(_ value: Int, _ width: Int) -> String {
-            let digits = String(value)
-            return String(repeating: "0", count: max(0, width - digits.count)) + digits
-        }
-        return "\(padded(Int(parts.tm_year) + 1900, 4))-\(padded(Int(parts.tm_mon) + 1, 2))-\(padded(Int(parts.tm_mday), 2))"
-            + "T\(padded(Int(parts.tm_hour), 2)):\(padded(Int(parts.tm_min), 2)):\(padded(Int(parts.tm_sec), 2))"
-            + ".\(padded(Int(fraction), 6))Z"
+        date.rfc3339Microseconds
     }
 
     /// The local wall-clock time of `date`: `12:00:01`.
