@@ -53,8 +53,9 @@ def plot_serialization(tables, out):
             codec, level = codec_and_level(strategy)
             ax.scatter(values[metric], values["bytes"] / 1e6, color=COLORS.get(codec, "gray"), marker=MARKERS.get(level, "o"), s=60,
                        label=strategy, edgecolors="black", linewidths=0.5)
+            offset = {None: (5, 3), "1": (5, -9), "3": (5, 3), "9": (5, 9)}[level]
             ax.annotate(strategy.replace("binary plist", "plist"), (values[metric], values["bytes"] / 1e6), fontsize=7,
-                        xytext=(4, 3), textcoords="offset points")
+                        xytext=offset, textcoords="offset points")
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel(f"{title}, ms (log)")
@@ -100,19 +101,26 @@ def plot_persistence(tables, out):
         return False
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
     for ax, shape in zip(axes, ["wide", "chain"]):
-        labels, values, colors = [], [], []
+        labels, values, colors, sizes = [], [], [], []
         for label, v in rows.items():
             if not label.startswith(shape):
                 continue
             dag, _, strategy = label.partition(", ")
-            labels.append(f"{strategy}\n({dag.split(' ')[1]} nodes)")
+            size = int(v["nodes"])
+            sizes.append(size)
+            labels.append(strategy)
             values.append(v["completions_per_s"])
             colors.append("tab:red" if strategy.endswith("fsync") else "tab:blue")
+        if not values:
+            continue
+        for index, (value, size) in enumerate(zip(values, sizes)):
+            if size != max(sizes):
+                ax.annotate(f"{size:,} nodes", (index, value), fontsize=7, ha="center", xytext=(0, 3), textcoords="offset points")
         ax.bar(range(len(values)), values, color=colors)
-        ax.set_xticks(range(len(values)), labels, fontsize=7)
+        ax.set_xticks(range(len(values)), labels, fontsize=8)
         ax.set_yscale("log")
         ax.set_ylabel("node completions / s (log)")
-        ax.set_title(f"{shape} DAG (red: fsync, blue: buffered)", fontsize=10)
+        ax.set_title(f"{shape} DAG, {max(sizes):,} nodes (red: fsync, blue: buffered)", fontsize=10)
         ax.grid(True, axis="y", which="both", alpha=0.3)
         if shape == "wide":
             ax.axhline(50_000, color="black", linestyle="--", linewidth=1)

@@ -41,22 +41,27 @@ public enum PersistenceBench {
     }
 
     /// Runs a new `shape` workflow of `nodes` nodes in a FlatBuffers store at `directory`
-    /// (dependency-driven scheduling, the default concurrency bound).
+    /// (dependency-driven scheduling; the library's default concurrency bound, 64, unless told).
     public static func run(
-        _ shape: Shape, nodes: Int, persistence: PersistenceStrategy, durability: Durability, directory: String
+        _ shape: Shape, nodes: Int, persistence: PersistenceStrategy, durability: Durability, directory: String,
+        maxConcurrency: Int = 64
     ) async throws -> Result {
-        try await run(shape.dag(nodes), shape: shape, persistence: persistence, durability: durability, directory: directory)
+        try await run(
+            shape.dag(nodes), shape: shape, persistence: persistence, durability: durability, directory: directory,
+            maxConcurrency: maxConcurrency)
     }
 
     /// Runs `dag`, a DAG of `shape`, as a new workflow in a FlatBuffers store at `directory`.
     /// The time is that of `execute()`: the first save, the run and the last write.
     public static func run(
-        _ dag: DAG, shape: Shape, persistence: PersistenceStrategy, durability: Durability, directory: String
+        _ dag: DAG, shape: Shape, persistence: PersistenceStrategy, durability: Durability, directory: String,
+        maxConcurrency: Int = 64
     ) async throws -> Result {
         // Earlier writes still in the page cache would make the first syncs pay for them.
         sync()
         let store = try FlatBuffersStore(directory: directory)
-        let options = ExecutionOptions(scheduling: .dependencies, persistence: persistence, durability: durability)
+        let options = ExecutionOptions(
+            maxConcurrency: maxConcurrency, scheduling: .dependencies, persistence: persistence, durability: durability)
         let measured = try await ExecutorBench.run(dag, store: store, id: "persist", options: options)
         return Result(
             shape: shape, nodes: dag.count, persistence: persistence, durability: durability,

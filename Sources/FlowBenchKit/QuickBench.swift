@@ -27,6 +27,8 @@ public enum QuickBench {
         /// state at every level (so its cost grows with the square of the length: 4,000 levels
         /// with fsync take about half a minute here).
         public var levelChainLength = 200
+        /// The executor's concurrency bound in the executor and persistence tables.
+        public var maxConcurrency = 64
         /// Journal lengths for the recovery curve.
         public var recoveryRecords = [10_000, 100_000, 1_000_000]
         /// Which parts run.
@@ -129,7 +131,7 @@ public enum QuickBench {
         let width = max(1, config.nodes / 100)
         for (shape, dag) in [("wide \(config.nodes)", Workloads.wide(config.nodes)), ("layered 100x\(width)", Workloads.layered(levels: 100, width: width))] {
             for scheduling in [Scheduling.levels, .dependencies] {
-                let options = ExecutionOptions(scheduling: scheduling, persistence: .end)
+                let options = ExecutionOptions(maxConcurrency: config.maxConcurrency, scheduling: scheduling, persistence: .end)
                 // Best of two: the first run also warms the allocator.
                 var best: RunMeasurement?
                 for _ in 0..<2 {
@@ -146,7 +148,7 @@ public enum QuickBench {
                 }
             }
         }
-        table.notes = ["Best of two runs each; in-memory store, persistence at the end only; concurrency bound 64."]
+        table.notes = ["Best of two runs each; in-memory store, persistence at the end only; concurrency bound \(config.maxConcurrency)."]
         return table
     }
 
@@ -216,7 +218,9 @@ public enum QuickBench {
             id: "snapshot", title: "Snapshot through the stores: \(config.nodes) nodes, save with fsync and rename, load with verification",
             labelHeader: "store",
             columns: [
-                .init("save_ms", "save ms", decimals: 1), .init("load_ms", "load ms", decimals: 1), .init("bytes", "bytes"),
+                .init("save_ms", "save ms", decimals: 1), .init("load_ms", "load ms", decimals: 1),
+                .init("save_cpu_ms", "save cpu ms", decimals: 1), .init("load_cpu_ms", "load cpu ms", decimals: 1),
+                .init("bytes", "bytes"),
                 .init("save_x_json", "save vs JSON", decimals: 1, suffix: "x"), .init("load_x_json", "load vs JSON", decimals: 1, suffix: "x"),
                 .init("smaller_x_json", "smaller than JSON", decimals: 1, suffix: "x"),
             ])
@@ -224,12 +228,16 @@ public enum QuickBench {
             table.add(
                 result.store,
                 [
-                    result.saveSeconds * 1000, result.loadSeconds * 1000, Double(result.bytes),
+                    result.saveSeconds * 1000, result.loadSeconds * 1000, result.saveCPUSeconds * 1000,
+                    result.loadCPUSeconds * 1000, Double(result.bytes),
                     json.saveSeconds / result.saveSeconds, json.loadSeconds / result.loadSeconds,
                     Double(json.bytes) / Double(result.bytes),
                 ])
         }
-        table.notes = ["Medians of \(iterations) (FlatBuffers) and \(max(3, config.iterations)) (JSON) rounds; the store uses every core for large snapshots."]
+        table.notes = [
+            "Medians of \(iterations) (FlatBuffers) and \(max(3, config.iterations)) (JSON) rounds; the FlatBuffers store uses every core for large snapshots.",
+            "cpu ms: CPU time of the whole process (all threads) during the call; on a busy machine wall time exceeds it, on an idle one it bounds the work.",
+        ]
         figures.snapshot = (flat, json)
         return table
     }
@@ -238,7 +246,8 @@ public enum QuickBench {
         _ config: Configuration, progress: @Sendable (String) -> Void, _ figures: inout Figures
     ) async throws -> ReportTable {
         var table = ReportTable(
-            id: "persistence", title: "Persistence strategies: FlatBuffers store, no-op nodes, dependency-driven",
+            id: "persistence",
+            title: "Persistence strategies: FlatBuffers store, no-op nodes, dependency-driven, concurrency bound \(config.maxConcurrency)",
             labelHeader: "DAG, strategy/durability",
             columns: [
                 .init("nodes", "nodes"), .init("seconds", "seconds", decimals: 2),
@@ -253,7 +262,8 @@ public enum QuickBench {
                     progress("persistence: \(shape.rawValue) \(count), \(persistence.rawValue)/\(durability.rawValue)")
                     let result = try await PersistenceBench.run(
                         shape, nodes: count, persistence: persistence, durability: durability,
-                        directory: "\(config.directory)/persist-\(shape.rawValue)-\(persistence.rawValue)-\(durability.rawValue)")
+                        directory: "\(config.directory)/persist-\(shape.rawValue)-\(persistence.rawValue)-\(durability.rawValue)",
+                        maxConcurrency: config.maxConcurrency)
                     table.add(
                         "\(shape.rawValue) \(count), \(result.strategy)",
                         [Double(count), result.seconds, result.nodesPerSecond, Double(result.storeWrites)])

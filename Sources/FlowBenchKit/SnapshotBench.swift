@@ -18,6 +18,10 @@ public enum SnapshotBench {
         public var store: String
         public var saveSeconds: Double
         public var loadSeconds: Double
+        /// Median CPU seconds of a save, summed over the process's threads.
+        public var saveCPUSeconds: Double
+        /// Median CPU seconds of a load, summed over the process's threads.
+        public var loadCPUSeconds: Double
         public var bytes: Int
     }
 
@@ -30,14 +34,20 @@ public enum SnapshotBench {
         sync()  // so that earlier writes still in the page cache do not slow the first fsync
         var saves: [Double] = []
         var loads: [Double] = []
+        var saveCPU: [Double] = []
+        var loadCPU: [Double] = []
         let clock = ContinuousClock()
         for _ in 0..<max(1, iterations) {
             var start = clock.now
+            var cpu = Timing.processCPUSeconds()
             try await store.save(state, durability: .fsync)
             saves.append((clock.now - start).seconds)
+            saveCPU.append(Timing.processCPUSeconds() - cpu)
             start = clock.now
+            cpu = Timing.processCPUSeconds()
             let loaded = try await store.load(key)
             loads.append((clock.now - start).seconds)
+            loadCPU.append(Timing.processCPUSeconds() - cpu)
             guard loaded.nodes.count == state.nodes.count, loaded.lastSequence == state.lastSequence else {
                 throw FlowError(.corruptData, "\(label): loaded state differs from the saved one")
             }
@@ -45,6 +55,6 @@ public enum SnapshotBench {
         let summary = try await store.list(WorkflowQuery(tenant: state.tenant, idPrefix: state.id)).items.first
         return Result(
             store: label, saveSeconds: Timing.median(saves), loadSeconds: Timing.median(loads),
-            bytes: summary?.storedBytes ?? 0)
+            saveCPUSeconds: Timing.median(saveCPU), loadCPUSeconds: Timing.median(loadCPU), bytes: summary?.storedBytes ?? 0)
     }
 }

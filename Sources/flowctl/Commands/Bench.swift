@@ -47,6 +47,9 @@ struct Bench: AsyncParsableCommand {
             valueName: "node/fsync,level/buffered,..."))
     var strategies: String?
 
+    @Option(help: "The executor's concurrency bound in the executor and persistence parts.")
+    var maxConcurrency = 64
+
     @Option(help: "Comma-separated journal lengths for the recovery curve.")
     var recoveryRecords = "10000,100000,1000000"
 
@@ -65,6 +68,7 @@ struct Bench: AsyncParsableCommand {
     func validate() throws {
         guard nodes >= 100 else { throw ValidationError("--nodes must be at least 100") }
         guard iterations >= 1 else { throw ValidationError("--iterations must be at least 1") }
+        guard maxConcurrency >= 1 else { throw ValidationError("--max-concurrency must be at least 1") }
         guard chain >= 1, levelChain >= 1 else { throw ValidationError("--chain and --level-chain must be positive") }
         guard largeOutputNodes >= 0 else { throw ValidationError("--large-output-nodes must not be negative") }
         _ = try sections()
@@ -79,7 +83,10 @@ struct Bench: AsyncParsableCommand {
             let flat = try await SnapshotBench.measure(
                 "FlatBuffers+zstd", store: FlatBuffersStore(directory: root + "/fb", options: .init(compressionLevel: level)),
                 state: SnapshotBench.state(nodes: nodes), iterations: 30)
-            print(String(format: "save %.1f ms, load %.1f ms, %d bytes", flat.saveSeconds * 1000, flat.loadSeconds * 1000, flat.bytes))
+            print(
+                String(
+                    format: "save %.1f ms (cpu %.1f ms), load %.1f ms (cpu %.1f ms), %d bytes", flat.saveSeconds * 1000,
+                    flat.saveCPUSeconds * 1000, flat.loadSeconds * 1000, flat.loadCPUSeconds * 1000, flat.bytes))
             return
         }
         var configuration = QuickBench.Configuration(directory: root)
@@ -91,6 +98,7 @@ struct Bench: AsyncParsableCommand {
         configuration.recoveryRecords = try recoveryLengths()
         configuration.sections = try sections()
         configuration.strategies = try strategySet()
+        configuration.maxConcurrency = maxConcurrency
         let clock = ContinuousClock()
         let started = clock.now
         let report = try await QuickBench.run(configuration) { message in
