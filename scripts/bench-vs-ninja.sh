@@ -12,7 +12,10 @@
 #   scripts/bench-vs-ninja.sh                 # 1,000 nodes (10 levels x 100), 11 repetitions
 #   LEVELS=20 WIDTH=50 REPS=11 scripts/bench-vs-ninja.sh
 #   FLOWCTL_ARGS="--durability buffered" scripts/bench-vs-ninja.sh
+#   nice -n -20 scripts/bench-vs-ninja.sh     # as root: shield both from other processes' load
 #
+# On a machine busy with other work, ninja's wall time swings widely (0.6 s to 2.4 s for the same
+# graph here) while flowctl's does not; running both under `nice -n -20` gave steady figures.
 # Needs ninja (Debian: apt-get install -y ninja-build); builds flowctl in release first
 # (scratch path .build-rel) unless FLOWCTL points at a binary.
 set -euo pipefail
