@@ -64,6 +64,9 @@ fbs_code encode(const fbs_summary_in *in, fbs_buffer *out, fbs_error *err) {
     sb.add_id(id_off);
     sb.add_format_version(FBS_FORMAT_VERSION);
     sb.add_status(static_cast<fb::WorkflowStatus>(in->status));
+    // FBSchema.h promises 8-aligned output. Finish pads the buffer to the largest alignment
+    // used, which is 4 when every 64-bit field holds its default (and is left out): ask for 8.
+    b.TrackMinAlign(8);
     b.Finish(sb.Finish(), kIdentifier);
     hand_over(b, out);
     return FBS_OK;

@@ -34,8 +34,31 @@ struct Child {
         self.pid = pid
     }
 
-    /// Waits for the child; returns its exit status, or nil when a signal ended it.
-    func wait() -> Int32? {
+    /// Waits for the child; returns its exit status, or nil when a signal ended it. The
+    /// blocking `waitpid` runs on a Dispatch thread: on the cooperative pool (as many threads as
+    /// cores, two here) it would stall every other test's tasks for as long as the child runs.
+    func wait() async -> Int32? {
+        await withCheckedContinuation { continuation in
+            DispatchQueue.global().async { continuation.resume(returning: waitBlocking()) }
+        }
+    }
+
+    /// Sleeps `microseconds`, then kills the child unless it has exited; returns whether it
+    /// killed it. On a Dispatch thread, so that neither the sleep's precision nor other tests
+    /// depend on how busy the cooperative pool is.
+    func kill(after microseconds: useconds_t) async -> Bool {
+        await withCheckedContinuation { continuation in
+            DispatchQueue.global().async {
+                usleep(microseconds)
+                let running = !hasExited
+                if running { kill() }
+                continuation.resume(returning: running)
+            }
+        }
+    }
+
+    /// `wait()` for a child that has just been killed (in a `defer`, which cannot await).
+    func waitBlocking() -> Int32? {
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
         let signal = status & 0x7F
@@ -73,7 +96,7 @@ struct CrashTests {
 
         // An uninterrupted run, for the final comparison.
         let reference = try Child(binary, ["\(directory.path)/reference", "crash", "\(directory.path)/reference.marks", "\(Self.nodes)", "\(Self.width)"])
-        #expect(reference.wait() == 0)
+        #expect(await reference.wait() == 0)
         let expected = try await FlatBuffersStore(directory: "\(directory.path)/reference").load(key)
 
         let store = "\(directory.path)/store"
@@ -87,13 +110,10 @@ struct CrashTests {
             seed = seed &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
             let delay = useconds_t(500 + (seed >> 33) % 40_000)
             let child = try Child(binary, [store, "crash", marker, "\(Self.nodes)", "\(Self.width)", "\(round)"])
-            usleep(delay)
-            let finished = child.hasExited
-            if !finished {
-                child.kill()
-                kills += 1
-            }
-            let status = child.wait()
+            let killed = await child.kill(after: delay)
+            let finished = !killed
+            if killed { kills += 1 }
+            let status = await child.wait()
             // Reopening never fails.
             let state = try await FlatBuffersStore(directory: store).loadIfPresent(key)
             let counts = markerCounts(marker)
@@ -113,7 +133,7 @@ struct CrashTests {
         #expect(kills >= 3)
         // Finish the run, then compare with the uninterrupted one.
         let last = try Child(binary, [store, "crash", marker, "\(Self.nodes)", "\(Self.width)"])
-        #expect(last.wait() == 0)
+        #expect(await last.wait() == 0)
         let final = try await FlatBuffersStore(directory: store).load(key)
         #expect(final.status == expected.status)
         #expect(final.nodes.map(\.status) == expected.nodes.map(\.status))
@@ -132,14 +152,14 @@ struct CrashTests {
         let first = try Child(binary, [store, "held", "\(directory.path)/marks", "400", "1", "1", "50000"])
         defer {
             first.kill()
-            _ = first.wait()
+            _ = first.waitBlocking()
         }
         let deadline = ContinuousClock.now + .seconds(20)
         while !FileManager.default.fileExists(atPath: "\(directory.path)/marks") && ContinuousClock.now < deadline {
             try await Task.sleep(for: .milliseconds(10))
         }
         let second = try Child(binary, [store, "held", "\(directory.path)/marks2", "400", "1"])
-        #expect(second.wait() == 3)
+        #expect(await second.wait() == 3)
         #expect(!FileManager.default.fileExists(atPath: "\(directory.path)/marks2"))
         var dag = DAG()
         for index in 0..<400 { try dag.addNode("n\(index)", dependsOn: index >= 1 ? ["n\(index - 1)"] : []) { _ in .empty } }

@@ -60,7 +60,7 @@ struct EventTests {
         }
         var received: [WorkflowEvent] = []
         for try await event in try FlatBuffersStore(directory: store).events(key) { received.append(event) }
-        #expect(child.wait() == 0)
+        #expect(await child.wait() == 0)
         #expect(received.map(\.sequence) == Array(1...UInt64(received.count)))
         #expect(received.last?.kind == .workflowFinished)
         #expect(received.filter { $0.kind == .nodeCompleted }.count == 300)

@@ -7,8 +7,10 @@ extension Date {
     var microsecondsSince1970: Int64 {
         let micros = (timeIntervalSince1970 * 1_000_000).rounded()
         if micros.isNaN { return 0 }
-        if micros >= 9.2e18 { return .max }
-        if micros <= -9.2e18 { return .min }
+        // Exactly at the ends of Int64: -2^63 converts, 2^63 does not. A looser bound (9.2e18)
+        // would move representable times to the ends, changing a state when it is saved again.
+        if micros >= 9_223_372_036_854_775_808.0 { return .max }
+        if micros < -9_223_372_036_854_775_808.0 { return .min }
         return Int64(micros)
     }
 

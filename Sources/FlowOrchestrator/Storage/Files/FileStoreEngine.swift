@@ -244,7 +244,8 @@ final class FileStoreEngine: Sendable {
         for key in try keys() {
             let directory = directory(key)
             let names = try io.list(directory)
-            for name in names where name.contains(".tmp-") || name.hasSuffix(".tmp") || name.contains(".txn-") {
+            let isLeftover = { (name: String) in name.contains(".tmp-") || name.hasSuffix(".tmp") || name.contains(".txn-") }
+            for name in names where isLeftover(name) {
                 problems.append(StoreProblem(path: "\(directory)/\(name)", message: "leftover temporary file"))
             }
             var hasSnapshot = false
@@ -254,7 +255,9 @@ final class FileStoreEngine: Sendable {
                 hasSnapshot = true
                 problems.append(StoreProblem(error: error.asFlowError))
             }
-            if !hasSnapshot, names.contains(where: { $0 != "lock" && $0 != "logs" }) {
+            // A writer killed before its first snapshot was durable leaves only its lock and a
+            // temporary file: the workflow was never stored, nothing is missing.
+            if !hasSnapshot, names.contains(where: { $0 != "lock" && $0 != "logs" && !isLeftover($0) }) {
                 problems.append(StoreProblem(path: directory, message: "no snapshot"))
             }
             let summaryPath = "\(directory)/\(format.summaryFileName)"

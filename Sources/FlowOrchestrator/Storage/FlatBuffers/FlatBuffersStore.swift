@@ -95,10 +95,31 @@ public final class FlatBuffersStore: FileWorkflowStore, @unchecked Sendable {
     }
 
     private func read(_ key: WorkflowKey) throws -> JournalReader.Outcome {
-        guard let (snapshot, _, _) = try engine.loadSnapshot(key) else {
+        guard let outcome = try readConsistently(key, with: reader) else {
             throw FlowError(.notFound, "workflow \(key) not found in \(engine.root)")
         }
-        return try reader.replay(onto: snapshot, journal: journalPath(key), maxBytes: options.maxJournalBytes)
+        return outcome
+    }
+
+    /// The snapshot of `key` with its journal replayed by `reader`; nil when there is no snapshot.
+    ///
+    /// A writer in another process compacts by replacing the snapshot, then the journal. A reader
+    /// that reads the old snapshot and then the new journal finds a journal that starts after its
+    /// snapshot, which is not damage: the newer snapshot is on disk by then. So when replay fails
+    /// and the snapshot has changed meanwhile, both are read again (a few times at most); a
+    /// failure against an unchanged snapshot is real.
+    private func readConsistently(_ key: WorkflowKey, with reader: JournalReader) throws -> JournalReader.Outcome? {
+        var attempts = 0
+        while true {
+            guard let (snapshot, _, _) = try engine.loadSnapshot(key) else { return nil }
+            do {
+                return try reader.replay(onto: snapshot, journal: journalPath(key), maxBytes: options.maxJournalBytes)
+            } catch let error as FlowError where error.code == .corruptData && attempts < 3 {
+                attempts += 1
+                guard let (again, _, _) = try? engine.loadSnapshot(key), again.lastSequence != snapshot.lastSequence
+                else { throw error }
+            }
+        }
     }
 
     // MARK: Writing
@@ -295,11 +316,10 @@ public final class FlatBuffersStore: FileWorkflowStore, @unchecked Sendable {
             let path = "\(directory)/journal.log"
             guard access(path, F_OK) == 0 else { return [] }
             do {
-                guard let (snapshot, _, _) = try engine.loadSnapshot(key) else {
+                guard let outcome = try readConsistently(key, with: JournalReader(io: engine.io, salvage: true, logger: nil))
+                else {
                     return [StoreProblem(path: path, message: "journal without a snapshot")]
                 }
-                let outcome = try JournalReader(io: engine.io, salvage: true, logger: nil)
-                    .replay(onto: snapshot, journal: path, maxBytes: options.maxJournalBytes)
                 if let cut = outcome.cutTail {
                     return [StoreProblem(path: path, message: "damaged tail at offset \(cut.offset): \(cut.message)")]
                 }

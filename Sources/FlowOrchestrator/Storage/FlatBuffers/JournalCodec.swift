@@ -115,11 +115,20 @@ enum JournalCodec {
         // frame. Only candidates that have it are checked in full (length, CRC, verifier), so a
         // damaged journal costs one pass, not one CRC per 8 bytes.
         let identifier: [UInt8] = Array("FLWJ".utf8)
+        // A crafted journal can carry the identifier and a long length every 8 bytes, one CRC of
+        // up to the whole file each: quadratic. The CRC work is capped at a few times the file;
+        // past the cap the damage counts as not confined to the tail (an error unless
+        // salvaging), which refuses the file instead of dropping records silently.
+        var budget = 4 * buffer.count + (1 << 20)
         var candidate = offset + Int(FBS_FRAME_ALIGNMENT)
         while candidate + Int(FBS_FRAME_HEADER_SIZE) + 8 <= buffer.count {
             if buffer[candidate + 12] == identifier[0], buffer[candidate + 13] == identifier[1],
                 buffer[candidate + 14] == identifier[2], buffer[candidate + 15] == identifier[3]
             {
+                // Only a length that fits costs a CRC; the C scan refuses the others at once.
+                let length = Int(UInt32(littleEndian: buffer.loadUnaligned(fromByteOffset: candidate, as: UInt32.self)))
+                if length <= buffer.count - candidate - Int(FBS_FRAME_HEADER_SIZE) { budget -= length }
+                if budget < 0 { return true }
                 var result = fbs_scan_result()
                 let rest = UnsafeRawBufferPointer(rebasing: buffer[candidate...])
                 var view = fbs_record_view()
