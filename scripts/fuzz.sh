@@ -9,8 +9,9 @@
 #
 # TARGET: snapshot | journal | definition | fbschema.
 #
-# FLOW_FUZZ_PATCHES="a.diff b.diff" fuzzes a copy of Sources/ with those patches applied (in
-# .build-fuzz-patched): the way to fuzz a proposed fix before it lands.
+# FLOW_PATCHES="a.diff b.diff" fuzzes a copy of Sources/ with those patches applied (in
+# .build-fuzz-patched): the way to fuzz a proposed fix before it lands. Patches are paths
+# relative to the repository, applied with `patch -p1` (git diff format).
 #
 # Everything is compiled with swiftc/clang straight from the sources (no SwiftPM product), with
 # AddressSanitizer and libFuzzer's coverage instrumentation: the FBSchema C++ (clang++
@@ -23,7 +24,7 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-PATCHES="${FLOW_FUZZ_PATCHES:-}"
+PATCHES="${FLOW_PATCHES:-${FLOW_FUZZ_PATCHES:-}}"
 if [[ -n "$PATCHES" ]]; then B="${FLOW_FUZZ_BUILD:-$ROOT/.build-fuzz-patched}"; else B="${FLOW_FUZZ_BUILD:-$ROOT/.build-fuzz}"; fi
 SRC="$ROOT/Sources"
 TARGETS=(snapshot journal definition fbschema)
@@ -243,7 +244,8 @@ case "$command" in
         target="$2"
         shift 2
         build "$target"
-        "$B/bin/fuzz-$target" -runs=1 "$@"
+        mkdir -p "$B/artifacts/$target"
+        "$B/bin/fuzz-$target" -runs=1 -artifact_prefix="$B/artifacts/$target/" "$@"
         ;;
     seeds)
         build_common
