@@ -82,7 +82,7 @@ def main():
         for name, requirement, median, best, worst, met, total, verdict, unit in rows:
             print(f"{name:<{width}}  {requirement:<24}  {number(median):>10}  {number(best):>10}  {number(worst):>10}  "
                   f"{met:>4}/{total:<3}  {verdict}")
-    print(f"load average before each run: {'; '.join(loads)}")
+    print(("\n" if options.markdown else "") + f"Load average before each run: {'; '.join(loads)}")
 
 
 if __name__ == "__main__":
