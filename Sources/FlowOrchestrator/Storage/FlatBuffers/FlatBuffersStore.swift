@@ -152,9 +152,14 @@ public final class FlatBuffersStore: FileWorkflowStore, @unchecked Sendable {
     /// delete the workflow first to start over. A workflow whose files cannot be read may be
     /// overwritten (that is how it is repaired by hand).
     private func refuseBackwards(_ state: WorkflowState, _ key: WorkflowKey) throws {
-        guard try journalBase(journalPath(key), requireRecords: false) != nil,
-            let recorded = (try? read(key))?.state.lastSequence, state.lastSequence < recorded
-        else { return }
+        guard let base = try journalBase(journalPath(key), requireRecords: false) else { return }
+        var recorded = base
+        if try journalBase(journalPath(key), requireRecords: true) != nil {
+            // Records past the base: only a replay tells how far the history reaches.
+            guard let last = (try? read(key))?.state.lastSequence else { return }
+            recorded = last
+        }
+        guard state.lastSequence < recorded else { return }
         throw FlowError(
             .invalidArgument,
             "workflow \(key): saving event \(state.lastSequence) over a history that reaches \(recorded) would rewrite it; delete the workflow to start over")
