@@ -198,7 +198,7 @@ leak:libXCTest.so
 SUPPRESSIONS
     export ASAN_OPTIONS="${ASAN_OPTIONS:-halt_on_error=1:detect_leaks=1:detect_stack_use_after_return=1}"
     export LSAN_OPTIONS="${LSAN_OPTIONS:-suppressions=$base/lsan.supp:print_suppressions=0}"
-    echo "sanitizers: address: testing the tree into $base (log $base/sanitizer.log)" >&2
+    echo "sanitizers: address: testing $package into $base (log $base/sanitizer.log)" >&2
     build_and_test address "$package" "$base" "$base/sanitizer.log" "$@"
 }
 

@@ -45,6 +45,14 @@ func expectDataError(_ error: any Error, _ what: String) -> FlowError {
 enum Scratch {
     static let base: String = {
         let parent = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp"
+        // libFuzzer often ends with _Exit (no atexit handlers), and a finding aborts: sweep the
+        // directories of harness processes that are gone before making this one's.
+        let io = FileIO(layer: SystemFileLayer())
+        for name in (try? io.list(parent)) ?? [] where name.hasPrefix("flow-fuzz-") {
+            if let pid = pid_t(name.dropFirst("flow-fuzz-".count)), kill(pid, 0) != 0, errno == ESRCH {
+                _ = try? io.removeTree("\(parent)/\(name)")
+            }
+        }
         let path = "\(parent)/flow-fuzz-\(getpid())"
         mkdir(path, 0o755)
         atexit { _ = try? FileIO(layer: SystemFileLayer()).removeTree(Scratch.base) }

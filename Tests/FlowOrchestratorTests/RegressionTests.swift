@@ -266,6 +266,34 @@ struct RegressionTests {
         #expect(layer.fired)
     }
 
+    /// Found reading JournalReader.replay against ADR 3 ("a record must follow its predecessor's
+    /// sequence number"): replay skipped every record numbered at or below the state's last one
+    /// wherever it stood, so a journal 4, 5, 4', 6 (a repeated record with other content) or
+    /// 4, 5, 2, 6 loaded as if the stray record were not there. CRCs keep random damage from
+    /// doing this; a buggy or hostile writer can.
+    @Test(
+        "a journal whose records repeat or step back is refused, not silently skipped",
+        .disabled("bug: JournalReader.replay skips records at or below the last applied anywhere; proposed fix Fuzz/patches/0008-replay-requires-consecutive-records.diff"),
+        arguments: [[4, 5, 4, 6], [4, 5, 5, 6], [4, 5, 2, 6]] as [[UInt64]])
+    func nonConsecutiveRecordsRefused(sequences: [UInt64]) async throws {
+        let directory = TemporaryDirectory()
+        defer { directory.cleanup() }
+        let state = fuzzFixtureState()
+        let events = sequences.enumerated().map { index, sequence in
+            WorkflowEvent(
+                sequence: sequence, time: .nowMicroseconds(), kind: .dataSet, key: "record \(index)", payload: Data())
+        }
+        let frames = try JournalCodec.encode(events)
+        let journal = JournalCodec.header(base: state.lastSequence) + Array(frames.bytes)
+        frames.free()
+        let root = try storeWith(
+            ["snapshot.fb.zst": try SnapshotEncoding.compressedSnapshot(state), "journal.log": journal], in: directory)
+        let error = await #expect(throws: FlowError.self) {
+            try await FlatBuffersStore(directory: root).load(WorkflowKey(id: "wf"))
+        }
+        #expect(error?.code == .corruptData)
+    }
+
     /// Found reading JournalCodec while writing the journal fuzz target, confirmed with a crafted
     /// input: to tell a damaged tail from damage before the tail, every 8-aligned offset after a
     /// bad frame was tried as a frame, one CRC of its declared length each. A 1 MiB journal of
