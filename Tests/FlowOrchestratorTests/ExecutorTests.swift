@@ -192,11 +192,19 @@ struct ExecutorTests {
         #expect(try await store.load(WorkflowKey(id: "cancel")).status == .cancelled)
     }
 
-    /// a fails at once; b needs a; c is independent and slow; d needs c.
+    /// a fails as soon as c is running; b needs a; c is independent and slow; d needs c.
     private func failingDAG(_ recorder: Recorder, slow: Duration = .milliseconds(200)) throws -> DAG {
         var dag = DAG()
-        try dag.addNode("a") { _ in throw TestFailure("a broke") }
+        let running = Recorder()
+        try dag.addNode("a") { _ in
+            // Fail only once c is in flight: the two start concurrently, and a failure handled
+            // before c starts would leave c pending rather than cancelled.
+            let deadline = ContinuousClock.now + .seconds(10)
+            while running.all.isEmpty, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(1)) }
+            throw TestFailure("a broke")
+        }
         try dag.addNode("c") { _ in
+            running.record("c")
             try await Task.sleep(for: slow)
             recorder.record("c done")
             return .empty
