@@ -10,7 +10,7 @@ import Testing
 // sanitizers; see Fuzz/README.md). Each test names the finding and loads the input that found it
 // from Fixtures/regressions/ where there is one; inputs that are easier to read as code (a
 // crafted journal, an encoder call, a compaction between two reads) are built here. Every test
-// failed on the tree it was found on; the fixes are in 096ea1e and 3c705ad.
+// failed on the tree it was found on; the fixes are in 096ea1e, 3c705ad and fb10e35.
 
 /// The bytes of a fixture under Fixtures/regressions/.
 private func regressionFixture(_ name: String) throws -> [UInt8] {
@@ -273,7 +273,6 @@ struct RegressionTests {
     /// doing this; a buggy or hostile writer can.
     @Test(
         "a journal whose records repeat or step back is refused, not silently skipped",
-        .disabled("bug: JournalReader.replay skips records at or below the last applied anywhere; proposed fix Fuzz/patches/0008-replay-requires-consecutive-records.diff"),
         arguments: [[4, 5, 4, 6], [4, 5, 5, 6], [4, 5, 2, 6]] as [[UInt64]])
     func nonConsecutiveRecordsRefused(sequences: [UInt64]) async throws {
         let directory = TemporaryDirectory()
