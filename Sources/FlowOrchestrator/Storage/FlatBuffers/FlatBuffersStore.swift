@@ -237,13 +237,19 @@ public final class FlatBuffersStore: FileWorkflowStore, @unchecked Sendable {
         let outcome = try read(key)
         let path = journalPath(key)
         let io = engine.io
-        if !outcome.journalExists {
+        // A journal without records may still start after an older snapshot: a save cut short
+        // between writing the snapshot and starting the new journal leaves the old header. The
+        // first record appended must be the header's base + 1 (replay refuses anything else),
+        // so such a journal starts afresh after the state, as a missing one does.
+        let fresh = !outcome.journalExists
+            || (outcome.records == 0 && outcome.baseSequence != outcome.state.lastSequence)
+        if fresh {
             try JournalCodec.header(base: outcome.state.lastSequence).withUnsafeBytes { header in
                 try io.replaceAtomically(path, with: header, durability: .fsync)
             }
         }
         let fd = try io.open(path, O_WRONLY)
-        var size = Int64(outcome.journalExists ? outcome.goodEnd : Int(FBS_JOURNAL_HEADER_SIZE))
+        var size = Int64(fresh ? Int(FBS_JOURNAL_HEADER_SIZE) : outcome.goodEnd)
         do {
             let fileSize = try io.size(fd, path: path)
             if fileSize > size, let cut = outcome.cutTail {

@@ -142,6 +142,8 @@ struct JournalReader {
         var goodEnd: Int
         var records: Int
         var cutTail: (offset: Int, message: String)?
+        /// The base sequence in the journal's header (0 when there is no journal).
+        var baseSequence: UInt64 = 0
     }
 
     /// `snapshot` with every record of the journal at `path` past it applied. A torn or corrupt
@@ -158,7 +160,9 @@ struct JournalReader {
                 .corruptData,
                 "\(path): journal starts after event \(header.base_sequence) but the snapshot ends at \(state.lastSequence): events are missing")
         }
-        var outcome = Outcome(state: state, journalExists: true, goodEnd: scan.goodEnd, records: scan.events.count)
+        var outcome = Outcome(
+            state: state, journalExists: true, goodEnd: scan.goodEnd, records: scan.events.count,
+            baseSequence: header.base_sequence)
         if let damage = scan.damage {
             if !damage.isTail, !salvage {
                 throw FlowError(
