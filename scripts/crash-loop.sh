@@ -180,20 +180,27 @@ def check(workflow, killed, code, stderr):
     return finished
 
 
-# Calibrate: how long an uninterrupted run of the largest shape takes here.
-calibration = {"index": "calibration", "id": "calibration", "store": os.path.join(work, "calibration"),
-               "marker": os.path.join(work, "marks-calibration"), "nodes": 400, "width": 4,
-               "completed": set(), "counts": {}, "runs": 0, "kills": 0}
-started = time.monotonic()
-killed, code, stderr = run(calibration, 0, 300)
-full_run = time.monotonic() - started
-try:
-    check(calibration, killed, code, stderr)
-except Violation as violation:
-    print(f"crash-loop: seed {seed}: the uninterrupted run is wrong: {violation}", file=sys.stderr)
-    sys.exit(1)
-shutil.rmtree(calibration["store"], ignore_errors=True)
-print(f"crash-loop: seed {seed}, {rounds} rounds; an uninterrupted 400-node run takes {full_run * 1000:.0f} ms")
+# Calibrate: how long uninterrupted runs take here (sanitizer builds are many times slower): a
+# one-node run (process start, open, first save, exit) and a 400-node run.
+def calibrate(nodes):
+    calibration = {"index": "calibration", "id": f"calibration-{nodes}", "store": os.path.join(work, "calibration"),
+                   "marker": os.path.join(work, f"marks-calibration-{nodes}"), "nodes": nodes, "width": 4,
+                   "completed": set(), "counts": {}, "runs": 0, "kills": 0}
+    started = time.monotonic()
+    killed, code, stderr = run(calibration, 0, 300)
+    elapsed = time.monotonic() - started
+    try:
+        check(calibration, killed, code, stderr)
+    except Violation as violation:
+        print(f"crash-loop: seed {seed}: the uninterrupted run is wrong: {violation}", file=sys.stderr)
+        sys.exit(1)
+    shutil.rmtree(calibration["store"], ignore_errors=True)
+    return elapsed
+
+startup = calibrate(1)
+per_node = max(0.0, calibrate(400) - startup) / 400
+print(f"crash-loop: seed {seed}, {rounds} rounds; a run takes {startup * 1000:.0f} ms plus "
+      f"{per_node * 1e6:.0f} us per node here")
 
 workflow = new_workflow(0)
 kills = completed_workflows = reran = 0
@@ -201,8 +208,8 @@ seen = {}
 for round_number in range(rounds):
     # Mostly inside a run (startup, replay, compaction, nodes, the final save), sometimes after
     # it: up to a little more than what is left of the workflow takes uninterrupted.
-    left = 1.0 - len(workflow["completed"]) / workflow["nodes"]
-    kill_after = rng.uniform(0.0, 1.1 * (full_run * workflow["nodes"] / 400 * left) + 0.03)
+    left = workflow["nodes"] - len(workflow["completed"])
+    kill_after = rng.uniform(0.0, 1.15 * (startup + per_node * left))
     killed, code, stderr = run(workflow, round_number, kill_after)
     kills += killed
     workflow["runs"] += 1
