@@ -10,7 +10,7 @@ import Testing
 // sanitizers; see Fuzz/README.md). Each test names the finding and loads the input that found it
 // from Fixtures/regressions/ where there is one; inputs that are easier to read as code (a
 // crafted journal, an encoder call, a compaction between two reads) are built here. Every test
-// failed on the tree it was found on; the fixes are in 096ea1e, 3c705ad and fb10e35.
+// failed on the tree it was found on; the fixes are in 096ea1e, 3c705ad, fb10e35 and 00ad717.
 
 /// The bytes of a fixture under Fixtures/regressions/.
 private func regressionFixture(_ name: String) throws -> [UInt8] {
@@ -300,8 +300,7 @@ struct RegressionTests {
     /// required consecutive records from the base, the workflow could no longer be opened
     /// ("record 4 follows record 1"). The writer must start such a journal afresh.
     @Test(
-        "an append after a stale empty journal header leaves a workflow that opens",
-        .disabled("bug: FlatBuffersStore.openJournal appends after a stale header; proposed fix Fuzz/patches/0009-writer-restarts-a-stale-empty-journal.diff"))
+        "an append after a stale empty journal header leaves a workflow that opens")
     func appendAfterStaleEmptyJournal() async throws {
         let directory = TemporaryDirectory()
         defer { directory.cleanup() }
