@@ -293,6 +293,32 @@ struct RegressionTests {
         #expect(error?.code == .corruptData)
     }
 
+    /// Found checking the fix above against every reader of journals: `history` kept skipping
+    /// records numbered below the next one it wanted, so on the journal load refuses it served
+    /// 4, 5, 6 and dropped the repeated 4' — history and load disagreed about the same file.
+    @Test(
+        "history refuses a journal whose records repeat or step back, as load does",
+        .disabled("bug: FlatBuffersStore.historyEvents skips non-consecutive records; proposed fix Fuzz/patches/0010-history-requires-consecutive-records.diff"),
+        arguments: [[4, 5, 4, 6], [4, 5, 2, 6]] as [[UInt64]])
+    func historyRefusesNonConsecutiveRecords(sequences: [UInt64]) async throws {
+        let directory = TemporaryDirectory()
+        defer { directory.cleanup() }
+        let state = fuzzFixtureState()
+        let events = sequences.enumerated().map { index, sequence in
+            WorkflowEvent(
+                sequence: sequence, time: .nowMicroseconds(), kind: .dataSet, key: "record \(index)", payload: Data())
+        }
+        let frames = try JournalCodec.encode(events)
+        let journal = JournalCodec.header(base: state.lastSequence) + Array(frames.bytes)
+        frames.free()
+        let root = try storeWith(
+            ["snapshot.fb.zst": try SnapshotEncoding.compressedSnapshot(state), "journal.log": journal], in: directory)
+        let error = await #expect(throws: FlowError.self) {
+            try await FlatBuffersStore(directory: root).history(WorkflowKey(id: "wf"), from: state.lastSequence + 1)
+        }
+        #expect(error?.code == .corruptData)
+    }
+
     /// Fuzz target `journal` (flags: fix CRCs, append), 293 executions into the CI-length run
     /// on fb10e35: a journal whose header still names an older snapshot and holds no record (a
     /// whole-state save cut short between writing the snapshot and starting the new journal, as
