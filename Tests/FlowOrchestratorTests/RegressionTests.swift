@@ -298,7 +298,6 @@ struct RegressionTests {
     /// 4, 5, 6 and dropped the repeated 4' — history and load disagreed about the same file.
     @Test(
         "history refuses a journal whose records repeat or step back, as load does",
-        .disabled("bug: FlatBuffersStore.historyEvents skips non-consecutive records; proposed fix Fuzz/patches/0010-history-requires-consecutive-records.diff"),
         arguments: [[4, 5, 4, 6], [4, 5, 2, 6]] as [[UInt64]])
     func historyRefusesNonConsecutiveRecords(sequences: [UInt64]) async throws {
         let directory = TemporaryDirectory()
@@ -357,8 +356,7 @@ struct RegressionTests {
     /// always-synced snapshot of a compaction survived) took the next append after record 3, and
     /// the workflow stopped opening ("record 5 follows record 3").
     @Test(
-        "an append after a journal that ends before the snapshot leaves a workflow that opens",
-        .disabled("bug: FlatBuffersStore.openJournal appends after records the snapshot already holds; proposed fix Fuzz/patches/0011-writer-restarts-a-journal-that-ends-before-the-snapshot.diff"))
+        "an append after a journal that ends before the snapshot leaves a workflow that opens")
     func appendAfterJournalEndingBeforeSnapshot() async throws {
         let directory = TemporaryDirectory()
         defer { directory.cleanup() }

@@ -237,12 +237,14 @@ public final class FlatBuffersStore: FileWorkflowStore, @unchecked Sendable {
         let outcome = try read(key)
         let path = journalPath(key)
         let io = engine.io
-        // A journal without records may still start after an older snapshot: a save cut short
-        // between writing the snapshot and starting the new journal leaves the old header. The
-        // first record appended must be the header's base + 1 (replay refuses anything else),
-        // so such a journal starts afresh after the state, as a missing one does.
-        let fresh = !outcome.journalExists
-            || (outcome.records == 0 && outcome.baseSequence != outcome.state.lastSequence)
+        // The journal may end before the snapshot: a save cut short between writing the
+        // snapshot and starting the new journal leaves the old header (with or without
+        // records), and with buffered durability a power loss can take the journal's last
+        // records while the (always synced) new snapshot survives. Every record it holds is in
+        // the snapshot then, and the next one appended must follow the journal's last (replay
+        // refuses anything else), so such a journal starts afresh after the state, as a
+        // missing one does.
+        let fresh = !outcome.journalExists || outcome.journalEnd != outcome.state.lastSequence
         if fresh {
             try JournalCodec.header(base: outcome.state.lastSequence).withUnsafeBytes { header in
                 try io.replaceAtomically(path, with: header, durability: .fsync)

@@ -75,9 +75,19 @@ extension FlatBuffersStore {
         var next = from
         for path in try journalSegments(key) {
             guard let buffer = try engine.io.readFile(path, limit: options.maxJournalBytes) else { continue }
-            let (_, scan) = try JournalCodec.scan(buffer.bytes, path: path)
+            let (header, scan) = try JournalCodec.scan(buffer.bytes, path: path)
             if let damage = scan.damage, !damage.isTail {
                 throw FlowError(.corruptData, "\(path): damaged at offset \(damage.offset) (\(damage.message))")
+            }
+            // The rule replay applies: records follow the header's base one by one, so that
+            // history never serves a journal that load refuses.
+            var previous = header.base_sequence
+            for event in scan.events {
+                guard event.sequence == previous &+ 1 else {
+                    throw FlowError(
+                        .corruptData, "\(path): record \(event.sequence) follows record \(previous); records must be consecutive")
+                }
+                previous = event.sequence
             }
             for event in scan.events where event.sequence >= next {
                 guard event.sequence == next else {

@@ -144,6 +144,9 @@ struct JournalReader {
         var cutTail: (offset: Int, message: String)?
         /// The base sequence in the journal's header (0 when there is no journal).
         var baseSequence: UInt64 = 0
+        /// The sequence number the journal's good records end at: its last record's, or the
+        /// header's base when it holds none (0 when there is no journal).
+        var journalEnd: UInt64 = 0
     }
 
     /// `snapshot` with every record of the journal at `path` past it applied. A torn or corrupt
@@ -162,7 +165,7 @@ struct JournalReader {
         }
         var outcome = Outcome(
             state: state, journalExists: true, goodEnd: scan.goodEnd, records: scan.events.count,
-            baseSequence: header.base_sequence)
+            baseSequence: header.base_sequence, journalEnd: scan.events.last?.sequence ?? header.base_sequence)
         if let damage = scan.damage {
             if !damage.isTail, !salvage {
                 throw FlowError(
