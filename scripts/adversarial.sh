@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The short adversarial pass CI runs after the test suite (a few minutes on 2 cores):
+# The short adversarial pass .ci/run runs after the test suite (about 9 minutes on 2 busy cores,
+# builds included; see docs/adversarial.md):
 #   1. every fuzz target for FUZZ_SECONDS (default 20) with the committed seeds
 #      (scripts/fuzz.sh: AddressSanitizer + libFuzzer);
 #   2. a ThreadSanitizer build of the package and a subset of the suite under it
@@ -21,12 +22,14 @@ CRASH_SEED="${CRASH_SEED:-$(( (RANDOM << 15) | RANDOM ))}"
 TSAN_FILTER="${TSAN_FILTER:-FlowOrchestratorTests\.(ExecutorTests|JournalTests|EventTests|RegressionTests)}"
 
 failed=()
+passed=0
 step() {
     local name="$1" started=$SECONDS
     shift
     echo "adversarial: $name" >&2
     if "$@"; then
         echo "adversarial: $name passed in $((SECONDS - started)) s" >&2
+        passed=$((passed + 1))
     else
         echo "adversarial: $name FAILED after $((SECONDS - started)) s" >&2
         failed+=("$name")
@@ -44,8 +47,11 @@ else
     step "crash-kill loop, $CRASH_ROUNDS rounds, seed $CRASH_SEED" scripts/crash-loop.sh "$CRASH_ROUNDS" "$CRASH_SEED"
 fi
 
+# The closing line, in the plain "N passed, N failed" form CI reads (on stdout, after the steps').
 if [[ ${#failed[@]} -gt 0 ]]; then
     printf 'adversarial: FAILED: %s\n' "${failed[@]}" >&2
+    echo "adversarial: $passed passed, ${#failed[@]} failed"
     exit 1
 fi
 echo "adversarial: everything passed in $SECONDS s" >&2
+echo "adversarial: $passed passed, 0 failed"
