@@ -358,6 +358,12 @@ void encode_snapshot(const uint8_t *bytes, size_t n) {
     in.node_count = nodes.size();
     in.data = data.data();
     in.data_count = data.size();
+    // Threads and scratch memory must not change the bytes' validity: a scratch of a fuzzed
+    // size (often too small, then the encoder must fall back to its own memory).
+    in.threads = r.u8() % 5;
+    std::vector<uint64_t> scratch(r.u8() & 1 ? static_cast<size_t>(r.u16()) : 0);
+    in.scratch = scratch.empty() ? nullptr : scratch.data();
+    in.scratch_len = scratch.size() * sizeof(uint64_t);
 
     // What the encoder must decide, worked out independently.
     bool in_range = true, text_ok = true, required = true, enums_ok = static_cast<unsigned>(in.status) <= 4;
@@ -401,6 +407,12 @@ void encode_snapshot(const uint8_t *bytes, size_t n) {
     }
     if (!should_pass) finding("snapshot encoder accepted an invalid snapshot");
     if ((reinterpret_cast<uintptr_t>(out.data) & 7u) != 0) finding("encoder output not 8-aligned");
+    if (!scratch.empty()) {
+        const auto *start = reinterpret_cast<const uint8_t *>(scratch.data());
+        const auto *data = static_cast<const uint8_t *>(out.data);
+        const bool inside = data >= start && data + out.size <= start + in.scratch_len;
+        if (inside != (out.opaque == nullptr)) finding("a result in scratch must own nothing; outside, its bytes");
+    }
     if (fbs_snapshot_verify(out.data, out.size, &err) != FBS_OK) {
         std::fprintf(stderr, "verify said: %s\n", err.message);
         finding("an encoded snapshot does not verify");

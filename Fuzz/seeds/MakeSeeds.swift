@@ -49,9 +49,8 @@ struct MakeSeeds {
             let directory = "\(fbRoot)/\(key.tenant)/\(key.id)"
             let snapshot = try read("\(directory)/snapshot.fb.zst")
             try write("snapshot", "zst-\(name)", 0, snapshot)
-            let raw = try FlatBuffersSnapshotFormat(compressionLevel: 1, maxSnapshotBytes: 1 << 20).encodeRaw(state)
-            let rawBytes = Array(raw.bytes)
-            raw.free()
+            let rawBytes = try FlatBuffersSnapshotFormat(compressionLevel: 1, maxSnapshotBytes: 1 << 20)
+                .withRawSnapshot(state) { Array($0) }
             try write("snapshot", "raw-\(name)", 1, rawBytes)
             try write("snapshot", "summary-\(name)", 2, try read("\(directory)/summary.fb"))
             try write("snapshot", "json-\(name)", 3, try read("\(jsonRoot)/\(key.tenant)/\(key.id)/state.json"))

@@ -32,7 +32,7 @@ public func fuzzSnapshot(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
 enum SnapshotHarness {
     /// `raw` in a checksummed zstd frame, as the store writes it.
     static func compressed(_ raw: [UInt8]) -> [UInt8] {
-        (try? raw.withUnsafeBytes { try Zstd.compress($0, level: 1) }) ?? []
+        (try? raw.withUnsafeBytes { try Zstd.compress($0, level: 1, threads: 1, scratch: ScratchPool()) }) ?? []
     }
 
     /// A valid snapshot file of the fixture, made once.

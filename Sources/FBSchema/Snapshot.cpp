@@ -4,6 +4,7 @@
 #include "generated/workflow_generated.h"
 
 #include <algorithm>
+#include <thread>
 
 using namespace fbs_internal;
 namespace fb = flow::fb;
@@ -16,10 +17,6 @@ const char kIdentifier[] = "FLWS";
 constexpr uint64_t kNodeOverhead = 160;
 constexpr uint64_t kKeyValueOverhead = 80;
 constexpr uint64_t kSnapshotOverhead = 1024;
-
-struct ResolvedNode {
-    Bytes name, error, output;
-};
 
 struct ResolvedKV {
     Bytes key, value;
@@ -44,6 +41,280 @@ flatbuffers::Offset<flatbuffers::Vector<uint8_t>> make_bytes(flatbuffers::FlatBu
     if (!v.present()) return 0;
     return b.CreateVector(v.data, v.length);
 }
+
+/// Lends the caller's scratch memory to a builder for its first (and, sized right, only)
+/// allocation; anything else comes from the heap.
+class ScratchAllocator final : public flatbuffers::Allocator {
+  public:
+    ScratchAllocator(void *scratch, size_t length) noexcept
+        : scratch_(static_cast<uint8_t *>(scratch)), length_(scratch ? length : 0) {}
+
+    uint8_t *allocate(size_t size) override {
+        if (!lent_ && size <= length_) {
+            lent_ = true;
+            return scratch_;
+        }
+        return new uint8_t[size];
+    }
+
+    void deallocate(uint8_t *p, size_t) override {
+        if (p == scratch_ && lent_) {
+            lent_ = false;
+        } else {
+            delete[] p;
+        }
+    }
+
+    /// True when `[p, p + size)` lies in the scratch memory.
+    bool holds(const uint8_t *p, size_t size) const noexcept {
+        return scratch_ != nullptr && p >= scratch_ && size <= length_ &&
+               static_cast<size_t>(p - scratch_) <= length_ - size;
+    }
+
+  private:
+    uint8_t *scratch_;
+    size_t length_;
+    bool lent_ = false;
+};
+
+/// A builder that can hand out raw space for a region written without it.
+class RegionBuilder : public flatbuffers::FlatBufferBuilder {
+  public:
+    RegionBuilder(size_t initial, flatbuffers::Allocator *allocator)
+        : flatbuffers::FlatBufferBuilder(initial, allocator) {}
+
+    /// `len` bytes (a multiple of 8) at an 8-aligned place of the finished buffer; the pointer
+    /// stays valid until the builder grows past its initial size.
+    uint8_t *reserve(size_t len) {
+        Align(8);
+        return buf_.make_space(len);
+    }
+};
+
+/// Runs `body(0..<count)`, each index on its own thread except 0, which runs on the caller's.
+/// An index whose thread cannot be started runs on the caller's thread too.
+template <typename Body>
+void run_parallel(size_t count, Body body) {
+    std::vector<std::thread> threads;
+    std::vector<size_t> inline_indices;
+    for (size_t i = 1; i < count; ++i) {
+        try {
+            threads.emplace_back([&body, i] { body(i); });
+        } catch (...) {
+            inline_indices.push_back(i);
+        }
+    }
+    body(0);
+    for (size_t i : inline_indices) body(i);
+    for (auto &thread : threads) thread.join();
+}
+
+/// The nodes vector and the Node tables, written straight into the builder's buffer rather than
+/// through FlatBufferBuilder (one call per field was most of a large snapshot's encoding time),
+/// in parallel ranges when the caller allows threads. The layout is a valid FlatBuffer whatever
+/// the range split, and the bytes do not depend on it:
+///
+///   [16 vtables, one per combination of the optional fields][vector length][N uoffsets][pad]
+///   then per node: [table][name][error][output], each table at 4 mod 8 so that its 64-bit
+///   fields are 8-aligned; strings and byte vectors 4-aligned, NUL-terminated strings; every
+///   padding byte zero. Every reference points forward, vtables backward (soffset > 0).
+class NodeRegion {
+  public:
+    NodeRegion(const fbs_snapshot_in *in, const Arena &arena) noexcept : in_(in), arena_(arena) {
+        const size_t n = in->node_count;
+        size_t chunks = in->threads > 1 ? std::min<size_t>(in->threads, 64) : 1;
+        chunks = std::max<size_t>(1, std::min(chunks, n / kMinNodesPerChunk));
+        ranges_.resize(chunks);
+        for (size_t c = 0; c < chunks; ++c) ranges_[c] = Range{n * c / chunks, n * (c + 1) / chunks, 0, FBS_OK, {}};
+    }
+
+    /// Validates every node (in index order: the first bad node is the one reported) and sizes
+    /// the region. Returns FBS_ERR_TOO_LARGE early when the region alone passes 2 GiB.
+    fbs_code plan(fbs_error *err) {
+        run_parallel(ranges_.size(), [this](size_t c) { plan_range(ranges_[c]); });
+        uint64_t total = 0;
+        for (const Range &r : ranges_) {
+            if (r.rc != FBS_OK) {
+                if (err != nullptr) *err = r.err;
+                return r.rc;
+            }
+            total += r.bytes;
+        }
+        const size_t n = in_->node_count;
+        vtables_ = n == 0 ? 0 : kVTableBlock;
+        nodes_start_ = vtables_ + 4 + 4 * static_cast<uint64_t>(n);
+        if (nodes_start_ % 8 == 0) nodes_start_ += 4;
+        // Nodes start and end at 4 mod 8; the region ends 8-aligned.
+        bytes_ = (nodes_start_ + total + 7) & ~uint64_t{7};
+        if (bytes_ >= FBS_MAX_BUFFER_SIZE) {
+            set_error(err, FBS_ERR_TOO_LARGE, FBS_NO_OFFSET, FBS_NO_INDEX,
+                      "the snapshot would exceed the 2 GiB FlatBuffers limit");
+            return FBS_ERR_TOO_LARGE;
+        }
+        return FBS_OK;
+    }
+
+    /// Size of the region in bytes (a multiple of 8); valid after plan().
+    uint64_t bytes() const noexcept { return bytes_; }
+
+    /// Writes the region into `b` and returns the nodes vector.
+    flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<fb::Node>>> write(RegionBuilder &b) {
+        uint8_t *region = b.reserve(static_cast<size_t>(bytes_));
+        const auto end = b.GetSize();
+        std::memset(region, 0, static_cast<size_t>(nodes_start_));
+        if (vtables_ != 0) {
+            for (unsigned mask = 0; mask < 16; ++mask) write_vtable(region + mask * kVTableSize, mask);
+        }
+        store_le32(region + vtables_, static_cast<uint32_t>(in_->node_count));
+        uint64_t position = nodes_start_;
+        for (Range &r : ranges_) {
+            r.start = position;
+            position += r.bytes;
+        }
+        std::memset(region + position, 0, static_cast<size_t>(bytes_ - position));
+        run_parallel(ranges_.size(), [this, region](size_t c) { write_range(region, ranges_[c]); });
+        return flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<fb::Node>>>(
+            static_cast<flatbuffers::uoffset_t>(end - vtables_));
+    }
+
+  private:
+    // Node's fields, in vtable order (Schemas/workflow.fbs). A field added to Node must be added
+    // to the layout below: these asserts fail when the schema's field list changes shape.
+    static_assert(fb::Node::VT_NAME == 4 && fb::Node::VT_STATUS == 6 && fb::Node::VT_ATTEMPTS == 8 &&
+                      fb::Node::VT_STARTED_AT_US == 10 && fb::Node::VT_ENDED_AT_US == 12 &&
+                      fb::Node::VT_ERROR == 14 && fb::Node::VT_OUTPUT == 16,
+                  "Node's fields changed: update NodeRegion's layout");
+    static constexpr uint64_t kVTableSize = 18;  // vtable size, table size, 7 field offsets
+    static constexpr uint64_t kVTableBlock = 16 * kVTableSize;  // 288, a multiple of 8
+    static constexpr size_t kMinNodesPerChunk = 4096;
+    enum : unsigned { kStarted = 1, kEnded = 2, kError = 4, kOutput = 8 };
+
+    struct Range {
+        size_t first, end;
+        uint64_t bytes;  // plan: size of the range's tables and strings; write: where they start
+        fbs_code rc;
+        fbs_error err;
+        uint64_t start = 0;
+    };
+
+    /// Where a table with the optional fields of `mask` keeps each field, and its inline size.
+    struct Layout {
+        uint16_t started, ended, name, error, output, attempts, status, size;
+    };
+
+    static constexpr Layout layout(unsigned mask) noexcept {
+        Layout l{0, 0, 0, 0, 0, 0, 0, 0};
+        uint16_t o = 4;
+        l.status = o; o += 4;
+        l.attempts = o; o += 4;
+        l.name = o; o += 4;
+        if (mask & kError) { l.error = o; o += 4; }
+        if (mask & kOutput) { l.output = o; o += 4; }
+        if (mask & (kStarted | kEnded)) {
+            if (o % 8 == 0) o += 4;  // the table is at 4 mod 8
+            if (mask & kStarted) { l.started = o; o += 8; }
+            if (mask & kEnded) { l.ended = o; o += 8; }
+        }
+        l.size = o;
+        return l;
+    }
+
+    static unsigned mask_of(const fbs_node_in &n) noexcept {
+        return (n.has_started_at ? kStarted : 0) | (n.has_ended_at ? kEnded : 0) |
+               (n.error.length != FBS_ABSENT ? kError : 0) | (n.output.length != FBS_ABSENT ? kOutput : 0);
+    }
+
+    static uint64_t string_size(uint64_t length) noexcept { return (4 + length + 1 + 3) & ~uint64_t{3}; }
+    static uint64_t blob_size(uint64_t length) noexcept { return (4 + length + 3) & ~uint64_t{3}; }
+
+    /// Bytes of one node: its table and strings, padded so that the next table is at 4 mod 8.
+    static uint64_t node_size(const fbs_node_in &n, unsigned mask) noexcept {
+        uint64_t size = layout(mask).size + string_size(n.name.length);
+        if (mask & kError) size += string_size(n.error.length);
+        if (mask & kOutput) size += blob_size(n.output.length);
+        return (size + 7) & ~uint64_t{7};
+    }
+
+    void plan_range(Range &r) noexcept {
+        clear_error(&r.err);
+        uint64_t bytes = 0;
+        for (size_t i = r.first; i < r.end; ++i) {
+            const fbs_node_in &n = in_->nodes[i];
+            Bytes name, error, output;
+            if ((r.rc = resolve_input(arena_, n.name, kRequired | kUTF8, "node name", i, &name, &r.err)) != FBS_OK ||
+                (r.rc = resolve_input(arena_, n.error, kUTF8, "node error", i, &error, &r.err)) != FBS_OK ||
+                (r.rc = resolve_input(arena_, n.output, kOptional, "node output", i, &output, &r.err)) != FBS_OK) {
+                return;
+            }
+            if (static_cast<unsigned>(n.status) > static_cast<unsigned>(fb::NodeStatus_MAX)) {
+                set_error(&r.err, FBS_ERR_BAD_ENUM, FBS_NO_OFFSET, i, "node %zu: status %u is out of range", i,
+                          static_cast<unsigned>(n.status));
+                r.rc = FBS_ERR_BAD_ENUM;
+                return;
+            }
+            bytes += node_size(n, mask_of(n));
+            if (bytes >= FBS_MAX_BUFFER_SIZE) break;  // plan() reports it
+        }
+        r.bytes = bytes;
+        r.rc = FBS_OK;
+    }
+
+    static void write_vtable(uint8_t *v, unsigned mask) noexcept {
+        const Layout l = layout(mask);
+        const uint16_t fields[9] = {static_cast<uint16_t>(kVTableSize), l.size, l.name, l.status, l.attempts,
+                                    l.started, l.ended, l.error, l.output};
+        for (size_t i = 0; i < 9; ++i) {
+            v[2 * i] = static_cast<uint8_t>(fields[i]);
+            v[2 * i + 1] = static_cast<uint8_t>(fields[i] >> 8);
+        }
+    }
+
+    /// Writes a string or blob at `at` with its reference from `field`; returns the next free place.
+    static uint64_t put(uint8_t *region, uint64_t field, uint64_t at, const uint8_t *data, uint64_t length,
+                        bool terminated) noexcept {
+        store_le32(region + field, static_cast<uint32_t>(at - field));
+        store_le32(region + at, static_cast<uint32_t>(length));
+        if (length != 0) std::memcpy(region + at + 4, data, static_cast<size_t>(length));
+        const uint64_t end = at + (terminated ? string_size(length) : blob_size(length));
+        std::memset(region + at + 4 + length, 0, static_cast<size_t>(end - (at + 4 + length)));
+        return end;
+    }
+
+    void write_range(uint8_t *region, const Range &r) const noexcept {
+        const uint8_t *base = static_cast<const uint8_t *>(in_->arena);
+        uint64_t table = r.start;
+        for (size_t i = r.first; i < r.end; ++i) {
+            const fbs_node_in &n = in_->nodes[i];
+            const unsigned mask = mask_of(n);
+            const Layout l = layout(mask);
+            const uint64_t entry = vtables_ + 4 + 4 * static_cast<uint64_t>(i);
+            store_le32(region + entry, static_cast<uint32_t>(table - entry));
+            uint8_t *t = region + table;
+            std::memset(t, 0, l.size);
+            store_le32(t, static_cast<uint32_t>(table - mask * kVTableSize));
+            if (mask & kStarted) store_le64(t + l.started, static_cast<uint64_t>(n.started_at_us));
+            if (mask & kEnded) store_le64(t + l.ended, static_cast<uint64_t>(n.ended_at_us));
+            store_le32(t + l.attempts, n.attempts);
+            t[l.status] = static_cast<uint8_t>(n.status);
+            uint64_t at = table + l.size;
+            at = put(region, table + l.name, at, base + n.name.offset, n.name.length, true);
+            if (mask & kError) at = put(region, table + l.error, at, base + n.error.offset, n.error.length, true);
+            if (mask & kOutput) {
+                // A present empty output may come with a NULL arena: its bytes are never read.
+                at = put(region, table + l.output, at, n.output.length ? base + n.output.offset : nullptr,
+                         n.output.length, false);
+            }
+            const uint64_t next = table + node_size(n, mask);
+            std::memset(region + at, 0, static_cast<size_t>(next - at));
+            table = next;
+        }
+    }
+
+    const fbs_snapshot_in *in_;
+    const Arena &arena_;
+    std::vector<Range> ranges_;
+    uint64_t vtables_ = 0, nodes_start_ = 0, bytes_ = 0;
+};
 
 fbs_code encode(const fbs_snapshot_in *in, fbs_buffer *out, fbs_error *err) {
     const Arena arena(in->arena, in->arena_len);
@@ -80,23 +351,9 @@ fbs_code encode(const fbs_snapshot_in *in, fbs_buffer *out, fbs_error *err) {
     uint64_t bound = kSnapshotOverhead + encoded_bound(id) + encoded_bound(tenant) + encoded_bound(fingerprint) +
                      encoded_bound(input) + encoded_bound(definition);
 
-    std::vector<ResolvedNode> nodes(in->node_count);
-    for (size_t i = 0; i < in->node_count; ++i) {
-        const fbs_node_in &n = in->nodes[i];
-        ResolvedNode &r = nodes[i];
-        if ((rc = resolve_input(arena, n.name, kRequired | kUTF8, "node name", i, &r.name, err)) != FBS_OK ||
-            (rc = resolve_input(arena, n.error, kUTF8, "node error", i, &r.error, err)) != FBS_OK ||
-            (rc = resolve_input(arena, n.output, kOptional, "node output", i, &r.output, err)) != FBS_OK) {
-            return rc;
-        }
-        if (static_cast<unsigned>(n.status) > static_cast<unsigned>(fb::NodeStatus_MAX)) {
-            set_error(err, FBS_ERR_BAD_ENUM, FBS_NO_OFFSET, i, "node %zu: status %u is out of range", i,
-                      static_cast<unsigned>(n.status));
-            return FBS_ERR_BAD_ENUM;
-        }
-        bound += kNodeOverhead + encoded_bound(r.name) + encoded_bound(r.error) + encoded_bound(r.output);
-        if (bound >= FBS_MAX_BUFFER_SIZE) break;
-    }
+    NodeRegion region(in, arena);
+    if ((rc = region.plan(err)) != FBS_OK) return rc;
+    bound += region.bytes();
 
     std::vector<ResolvedKV> data(in->data_count);
     std::vector<size_t> order(in->data_count);
@@ -125,28 +382,12 @@ fbs_code encode(const fbs_snapshot_in *in, fbs_buffer *out, fbs_error *err) {
     }
 
     // One allocation up front: `bound` is an upper bound of the finished size; untouched pages
-    // of the over-estimate are never faulted in.
-    flatbuffers::FlatBufferBuilder b(static_cast<size_t>(bound));
+    // of the over-estimate are never faulted in. No reallocation can move the node region.
+    ScratchAllocator allocator(in->scratch, in->scratch_len);
+    RegionBuilder b(static_cast<size_t>(bound), &allocator);
 
-    std::vector<flatbuffers::Offset<fb::Node>> node_offsets(in->node_count);
-    for (size_t i = 0; i < in->node_count; ++i) {
-        const fbs_node_in &n = in->nodes[i];
-        const ResolvedNode &r = nodes[i];
-        const auto name = make_string(b, r.name);
-        const auto error = make_string(b, r.error);
-        const auto output = make_bytes(b, r.output);
-        fb::NodeBuilder nb(b);
-        if (n.has_started_at) nb.add_started_at_us(n.started_at_us);
-        if (n.has_ended_at) nb.add_ended_at_us(n.ended_at_us);
-        nb.add_name(name);
-        if (!error.IsNull()) nb.add_error(error);
-        if (!output.IsNull()) nb.add_output(output);
-        nb.add_attempts(n.attempts);
-        nb.add_status(static_cast<fb::NodeStatus>(n.status));
-        node_offsets[i] = nb.Finish();
-    }
-    const auto nodes_vector = b.CreateVector(node_offsets);
-    node_offsets = {};
+    // The node region goes first, at the highest addresses: nothing in it refers outside it.
+    const auto nodes_vector = region.write(b);
 
     std::vector<flatbuffers::Offset<fb::KeyValue>> kv_offsets(in->data_count);
     for (size_t i = 0; i < order.size(); ++i) {
@@ -184,7 +425,18 @@ fbs_code encode(const fbs_snapshot_in *in, fbs_buffer *out, fbs_error *err) {
     b.TrackMinAlign(8);
     b.Finish(sb.Finish(), kIdentifier);
 
-    hand_over(b, out);
+    // The finished bytes are in the scratch memory or in the heap (the builder outgrew the
+    // scratch, or had none): lend the former, copy the latter out (the allocator, and so the
+    // builder's own memory, does not outlive this call).
+    const uint8_t *bytes = b.GetBufferPointer();
+    const size_t size = b.GetSize();
+    if (allocator.holds(bytes, size)) {
+        *out = fbs_buffer{const_cast<uint8_t *>(bytes), size, nullptr};
+    } else {
+        auto owned = std::unique_ptr<OwnedVector>(new OwnedVector());
+        owned->bytes.assign(bytes, bytes + size);
+        *out = fbs_buffer{owned->bytes.data(), size, owned.release()};
+    }
     return FBS_OK;
 }
 

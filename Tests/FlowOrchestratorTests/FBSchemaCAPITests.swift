@@ -143,9 +143,15 @@ private struct TestSnapshot: Equatable {
     var data: [TestEntry] = []
 }
 
-private func encode(_ snapshot: TestSnapshot) throws(CAPIError) -> AlignedBuffer {
+private func encode(
+    _ snapshot: TestSnapshot, threads: UInt32 = 0, scratch: UnsafeMutableRawBufferPointer? = nil,
+    inScratch: ((Bool) -> Void)? = nil
+) throws(CAPIError) -> AlignedBuffer {
     var arena = Arena()
     var input = fbs_snapshot_in()
+    input.threads = threads
+    input.scratch = scratch?.baseAddress
+    input.scratch_len = scratch?.count ?? 0
     input.id = arena.add(snapshot.id)
     input.tenant = arena.add(snapshot.tenant)
     input.fingerprint = arena.add(snapshot.fingerprint)
@@ -186,6 +192,12 @@ private func encode(_ snapshot: TestSnapshot) throws(CAPIError) -> AlignedBuffer
     }
     guard code == FBS_OK else { throw CAPIError(error) }
     #expect(UInt(bitPattern: out.data) % 8 == 0, "encoder output must be 8-byte aligned")
+    if let scratch {
+        let start = UnsafeRawPointer(scratch.baseAddress!)
+        let held = out.data.map { UnsafeRawPointer($0) >= start && UnsafeRawPointer($0) + out.size <= start + scratch.count } ?? false
+        #expect(held == (out.opaque == nil), "a result in the scratch memory owns nothing, one outside owns its bytes")
+        inScratch?(held)
+    }
     return take(&out)
 }
 
@@ -454,6 +466,39 @@ struct FBSchemaCAPITests {
         let count = snapshot.nodes.count
         #expect(fbs_snapshot_read_nodes(buffer.raw, count - 1, 2, &views) == FBS_ERR_OUT_OF_RANGE)
         #expect(fbs_snapshot_read_nodes(buffer.raw, count, 0, &views) == FBS_OK)
+    }
+
+    @Test("large node lists encode to the same bytes on any number of threads, in scratch memory or not")
+    func threadsAndScratch() throws {
+        var snapshot = sampleSnapshot()
+        // Enough nodes for several ranges, cycling through every combination of optional fields.
+        snapshot.nodes = (0..<20_000).map { index in
+            TestNode(
+                name: "node-\(index)-é", status: fbs_node_status(UInt32(index % 6)), attempts: UInt32(index % 5),
+                startedAt: index % 2 == 0 ? Int64(index) * 1000 : nil, endedAt: index % 4 < 2 ? -Int64(index) : nil,
+                error: index % 8 < 4 ? nil : String(repeating: "e", count: index % 7),
+                output: index % 16 < 8 ? nil : [UInt8](repeating: UInt8(index % 251), count: index % 13))
+        }
+        let single = try encode(snapshot, threads: 1)
+        #expect(try decode(single) == sortedByKey(snapshot))
+        for threads: UInt32 in [2, 3, 4, 64] {
+            let parallel = try encode(snapshot, threads: threads)
+            #expect(Array(parallel.bytes) == Array(single.bytes), "threads: \(threads)")
+        }
+        // Scratch memory large enough (by the header's rule) holds the result; too small, the
+        // encoder falls back to its own memory with the same bytes.
+        let arenaBytes = 20_000 * 40 + 1024
+        let enough = UnsafeMutableRawBufferPointer.allocate(byteCount: arenaBytes + 96 * 20_000 + 128 * 4 + 4096, alignment: 16)
+        defer { enough.deallocate() }
+        var held = false
+        let inScratch = try encode(snapshot, threads: 2, scratch: enough) { held = $0 }
+        #expect(held)
+        #expect(Array(inScratch.bytes) == Array(single.bytes))
+        let small = UnsafeMutableRawBufferPointer.allocate(byteCount: 4096, alignment: 16)
+        defer { small.deallocate() }
+        let outside = try encode(snapshot, threads: 2, scratch: small) { held = $0 }
+        #expect(!held)
+        #expect(Array(outside.bytes) == Array(single.bytes))
     }
 
     @Test("an empty workflow round trips")

@@ -1,3 +1,4 @@
+import CZstd
 import Foundation
 import Glibc
 import Testing
@@ -54,6 +55,27 @@ func sampleState(id: String = "wf-1", tenant: String = "acme", bigOutput: Int = 
     state.nodes[4].lastError = "dependency \"données-α\" failed"
     state.nodes[5].status = .cancelled
     state.data = ["clé": Data("valeur".utf8), "empty": Data(), "z": Data([0, 255])]
+    return state
+}
+
+/// A finished-looking workflow of `nodes` nodes with every combination of optional fields,
+/// large enough (from about 20,000 nodes) to be encoded and decoded in parallel ranges.
+func manyNodeState(nodes: Int, id: String = "many") -> WorkflowState {
+    var state = WorkflowState(
+        id: id, tenant: "bulk", fingerprint: "fnv1a64:00000000000000ff",
+        nodeNames: (0..<nodes).map { "step-\($0)" }, input: Data("{}".utf8),
+        createdAt: Date(microsecondsSince1970: 1_700_000_000_000_000))
+    state.status = .running
+    state.lastSequence = UInt64(nodes * 2)
+    for index in state.nodes.indices {
+        state.nodes[index].status = NodeStatus(rawValue: UInt8(index % 6)) ?? .pending
+        state.nodes[index].attempts = UInt32(index % 4)
+        if index % 3 != 0 { state.nodes[index].startedAt = Date(microsecondsSince1970: 1_700_000_000_000_000 + Int64(index)) }
+        if index % 5 == 1 { state.nodes[index].endedAt = Date(microsecondsSince1970: 1_700_000_001_000_000 + Int64(index)) }
+        if index % 7 == 2 { state.nodes[index].lastError = "exit \(index % 256): échec" }
+        if index % 2 == 0 { state.nodes[index].output = Data((0..<(index % 61)).map { UInt8(truncatingIfNeeded: $0 &+ index) }) }
+    }
+    state.data = ["k": Data("v".utf8)]
     return state
 }
 
@@ -200,11 +222,9 @@ struct FileStoreTests {
         try await store.save(sampleState(), durability: .buffered)
         let path = "\(directory.path)/acme/wf-1/snapshot.fb.zst"
         let format = FlatBuffersSnapshotFormat(compressionLevel: 1, maxSnapshotBytes: 1 << 30)
-        let raw = try format.encodeRaw(sampleState())
-        var bytes = Array(raw.bytes)
-        raw.free()
+        var bytes = try format.withRawSnapshot(sampleState()) { Array($0) }
         bytes[4] = UInt8(ascii: "X")  // FLWS -> XLWS, then re-framed with a valid checksum
-        let framed = try bytes.withUnsafeBytes { try Zstd.compress($0, level: 1) }
+        let framed = try bytes.withUnsafeBytes { try Zstd.compress($0, level: 1, threads: 1, scratch: ScratchPool()) }
         try Data(framed).write(to: URL(fileURLWithPath: path))
         let error = await #expect(throws: FlowError.self) {
             try await store.load(WorkflowKey(tenant: "acme", id: "wf-1"))
@@ -228,7 +248,7 @@ struct FileStoreTests {
         try await store.save(sampleState(), durability: .buffered)
         // 64 MiB of zeros compresses to a few kilobytes.
         let zeros = [UInt8](repeating: 0, count: 64 << 20)
-        let compressed = try zeros.withUnsafeBytes { try Zstd.compress($0, level: 19) }
+        let compressed = try zeros.withUnsafeBytes { try Zstd.compress($0, level: 19, threads: 2, scratch: ScratchPool()) }
         #expect(compressed.count < 1 << 20)
         let path = "\(directory.path)/acme/wf-1/snapshot.fb.zst"
         try Data(compressed).write(to: URL(fileURLWithPath: path))
@@ -237,6 +257,67 @@ struct FileStoreTests {
         }
         #expect(error?.code == .corruptData)
         #expect(error?.message.contains("over the limit") == true)
+    }
+
+    @Test("a large snapshot is several zstd frames; trailing bytes, a damaged or a foreign frame are refused")
+    func multiFrameSnapshots() async throws {
+        let directory = TemporaryDirectory()
+        defer { directory.cleanup() }
+        let store = try FlatBuffersStore(directory: directory.path)
+        let state = manyNodeState(nodes: 30_000)
+        try await store.save(state, durability: .buffered)
+        let key = try WorkflowKey(tenant: state.tenant, id: state.id)
+        #expect(try await store.load(key) == state)
+        let path = "\(directory.path)/\(state.tenant)/\(state.id)/snapshot.fb.zst"
+        let file = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+        var frames: [Int] = []  // where each frame starts
+        var offset = 0
+        while offset < file.count {
+            frames.append(offset)
+            let size = file[offset...].withUnsafeBytes { ZSTD_findFrameCompressedSize($0.baseAddress, $0.count) }
+            try #require(ZSTD_isError(size) == 0)
+            offset += size
+        }
+        #expect(frames.count >= 2, "a FlatBuffer over 1 MiB is cut into 1 MiB frames")
+
+        func expectRefused(_ bytes: [UInt8], _ message: String, sourceLocation: SourceLocation = #_sourceLocation) async throws {
+            try Data(bytes).write(to: URL(fileURLWithPath: path))
+            let error = await #expect(throws: FlowError.self, sourceLocation: sourceLocation) { try await store.load(key) }
+            #expect(error?.code == .corruptData, sourceLocation: sourceLocation)
+            #expect(error?.message.contains(message) == true, "\(error?.message ?? "")", sourceLocation: sourceLocation)
+        }
+        try await expectRefused(file + Array("trailing".utf8), "unexpected bytes after the zstd frames at offset \(file.count)")
+        var damaged = file
+        damaged[frames[1] + 100] ^= 0x40
+        try await expectRefused(damaged, "zstd frame at offset \(frames[1])")
+        // A skippable frame (magic 0x184D2A50, 4-byte length, content) between two data frames.
+        let skippable: [UInt8] = [0x50, 0x2A, 0x4D, 0x18, 4, 0, 0, 0, 1, 2, 3, 4]
+        try await expectRefused(Array(file[..<frames[1]]) + skippable + Array(file[frames[1]...]), "at offset \(frames[1]) is not a zstd data frame")
+        // The file as written still loads.
+        try Data(file).write(to: URL(fileURLWithPath: path))
+        #expect(try await store.load(key) == state)
+    }
+
+    @Test("concurrent saves and loads of large workflows share the scratch memory safely")
+    func concurrentLargeSnapshots() async throws {
+        let directory = TemporaryDirectory()
+        defer { directory.cleanup() }
+        let store = try FlatBuffersStore(directory: directory.path)
+        let states = (0..<4).map { manyNodeState(nodes: 20_000 + $0 * 1_000, id: "big-\($0)") }
+        for round in 0..<3 {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for state in states {
+                    group.addTask {
+                        var state = state
+                        state.lastSequence += UInt64(round)
+                        try await store.save(state, durability: .buffered)
+                        let loaded = try await store.load(WorkflowKey(tenant: state.tenant, id: state.id))
+                        #expect(loaded == state)
+                    }
+                }
+                try await group.waitForAll()
+            }
+        }
     }
 
     @Test("a snapshot under the wrong workflow's directory is refused")

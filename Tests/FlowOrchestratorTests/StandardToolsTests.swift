@@ -24,14 +24,16 @@ let toolsPresent = (try? shell("command -v flatc && command -v zstd").status) ==
 
 @Suite("Standard tools and schema evolution", .enabled(if: toolsPresent, "needs flatc and zstd (apt-get install flatbuffers-compiler zstd)"))
 struct StandardToolsTests {
-    @Test("zstd -d and flatc --json decode a stored snapshot to the statuses the API reports")
-    func decodeWithStandardTools() async throws {
+    @Test(
+        "zstd -d and flatc --json decode a stored snapshot to the statuses the API reports",
+        arguments: [6, 30_000])  // one zstd frame; several (a FlatBuffer over 1 MiB)
+    func decodeWithStandardTools(nodes: Int) async throws {
         let directory = TemporaryDirectory()
         defer { directory.cleanup() }
         let store = try FlatBuffersStore(directory: directory.path)
-        let state = sampleState()
+        let state = nodes == 6 ? sampleState() : manyNodeState(nodes: nodes)
         try await store.save(state, durability: .fsync)
-        let snapshot = "\(directory.path)/acme/wf-1/snapshot.fb.zst"
+        let snapshot = "\(directory.path)/\(state.tenant)/\(state.id)/snapshot.fb.zst"
         let command = """
             zstd -q -d -c '\(snapshot)' > '\(directory.path)/raw.fb' && \
             flatc --json --strict-json --defaults-json --raw-binary -o '\(directory.path)' \
@@ -41,13 +43,14 @@ struct StandardToolsTests {
         let json = try Data(contentsOf: URL(fileURLWithPath: "\(directory.path)/raw.json"))
         let object = try #require(try JSONSerialization.jsonObject(with: json) as? [String: Any])
         let nodes = try #require(object["nodes"] as? [[String: Any]])
-        let loaded = try await store.load(WorkflowKey(tenant: "acme", id: "wf-1"))
+        let loaded = try await store.load(WorkflowKey(tenant: state.tenant, id: state.id))
         #expect(nodes.map { $0["name"] as? String } == loaded.nodes.map(\.name))
         #expect(nodes.map { ($0["status"] as? String)?.lowercased() } == loaded.nodes.map(\.status.description))
         #expect(nodes.map { $0["attempts"] as? Int } == loaded.nodes.map { Int($0.attempts) })
-        #expect(object["id"] as? String == "wf-1")
+        #expect(nodes.map { $0["ended_at_us"] as? Int } == loaded.nodes.map { $0.endedAt.map { Int($0.microsecondsSince1970) } })
+        #expect(object["id"] as? String == state.id)
         #expect((object["status"] as? String)?.lowercased() == loaded.status.description)
-        #expect(object["last_sequence"] as? Int == 42)
+        #expect(object["last_sequence"] as? Int == Int(state.lastSequence))
     }
 
     @Test("a snapshot written by the previous schema layout still loads")

@@ -218,11 +218,15 @@ typedef struct fbs_snapshot_in {
     int64_t updated_at_us;
     uint64_t last_sequence;
     fbs_workflow_status status;
-    uint32_t reserved;
+    uint32_t threads;            /* 0 or 1: encode on the calling thread; more: up to this many
+                                    threads for a large node list (same bytes either way) */
     const fbs_node_in *nodes;    /* node_count entries, stored in this order */
     size_t node_count;
     const fbs_kv_in *data;       /* data_count entries in any order; stored sorted by key bytes */
     size_t data_count;
+    void *scratch;               /* optional: memory (8-aligned) the encoder may build in; when the
+                                    snapshot fits, the result points into it and owns nothing */
+    size_t scratch_len;
 } fbs_snapshot_in;
 
 typedef struct fbs_snapshot_view {
@@ -259,7 +263,9 @@ typedef struct fbs_kv_view {
 } fbs_kv_view;
 
 /** Builds a Snapshot FlatBuffer (format_version = FBS_FORMAT_VERSION). Validates slices, enum
- *  ranges, UTF-8 and key uniqueness; sorts data by key. On success `*out` owns the bytes. */
+ *  ranges, UTF-8 and key uniqueness; sorts data by key. On success `*out` holds the bytes: in
+ *  `scratch` when they fit there (valid while it is; fbs_buffer_free is then a no-op), else
+ *  owned by `*out`. arena_len + 96 * node_count + 128 * data_count + 4096 bytes is always enough. */
 fbs_code fbs_snapshot_encode(const fbs_snapshot_in *in, fbs_buffer *out, fbs_error *err);
 
 /** Full check of an untrusted Snapshot buffer: size (0 < len < FBS_MAX_BUFFER_SIZE), alignment, identifier,

@@ -260,6 +260,18 @@ final class AlignedBuffer: @unchecked Sendable {
         owner = nil
     }
 
+    /// The first `count` bytes of memory owned elsewhere (16-aligned), which must outlive this
+    /// buffer; never freed by it.
+    init(borrowing storage: UnsafeMutableRawBufferPointer, count: Int) {
+        mutableBytes = storage
+        self.count = min(count, storage.count)
+        owner = nil
+        borrowed = true
+    }
+
+    /// True when the memory belongs to someone else.
+    private var borrowed = false
+
     var bytes: UnsafeRawBufferPointer {
         UnsafeRawBufferPointer(start: mutableBytes.baseAddress, count: count)
     }
@@ -274,5 +286,5 @@ final class AlignedBuffer: @unchecked Sendable {
     /// The buffer whose memory a prefix view shares (kept alive by the view).
     private var owner: AlignedBuffer?
 
-    deinit { if owner == nil { mutableBytes.deallocate() } }
+    deinit { if owner == nil, !borrowed { mutableBytes.deallocate() } }
 }

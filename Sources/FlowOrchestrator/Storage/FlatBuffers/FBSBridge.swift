@@ -41,6 +41,45 @@ struct Arena {
     }
 }
 
+/// An arena in memory sized beforehand: each `add` copies its bytes at the next offset. Slices
+/// are offsets from the start of the memory, whatever offset writing started at.
+struct RawArena {
+    private let memory: UnsafeMutableRawBufferPointer
+    private var offset: Int
+
+    init(_ memory: UnsafeMutableRawBufferPointer, at offset: Int) {
+        self.memory = memory
+        self.offset = offset
+    }
+
+    private mutating func copy(_ bytes: UnsafeRawBufferPointer) -> fbs_slice {
+        let start = offset
+        precondition(bytes.count <= memory.count - start, "RawArena: more bytes than it was sized for")
+        if let source = bytes.baseAddress, !bytes.isEmpty {
+            (memory.baseAddress! + start).copyMemory(from: source, byteCount: bytes.count)
+        }
+        offset += bytes.count
+        return fbs_slice(offset: UInt64(start), length: UInt64(bytes.count))
+    }
+
+    mutating func add(_ string: String) -> fbs_slice {
+        if let slice = string.utf8.withContiguousStorageIfAvailable({ copy(UnsafeRawBufferPointer($0)) }) {
+            return slice
+        }
+        return Array(string.utf8).withUnsafeBytes { copy($0) }
+    }
+
+    mutating func add(_ string: String?) -> fbs_slice {
+        guard let string else { return fbs_slice(offset: 0, length: FBS_ABSENT) }
+        return add(string)
+    }
+
+    mutating func add(_ data: Data?) -> fbs_slice {
+        guard let data else { return fbs_slice(offset: 0, length: FBS_ABSENT) }
+        return data.withUnsafeBytes { copy($0) }
+    }
+}
+
 /// An encoder's result, owned until ``free()``.
 struct FBSBuffer {
     private var buffer: fbs_buffer

@@ -18,103 +18,138 @@ struct FlatBuffersSnapshotFormat: SnapshotFormat {
     var checksNodeNames: Bool { true }
     var summaryFileName: String { "summary.fb" }
 
+    /// Buffers and zstd contexts reused from one save or load to the next.
+    let scratch = ScratchPool()
+
     func encode(_ state: WorkflowState) throws -> (bytes: [UInt8], fileName: String) {
-        let raw = try encodeRaw(state)
-        defer { raw.free() }
-        return (try Zstd.compress(raw.bytes, level: compressionLevel ?? Zstd.fastestLevel), "snapshot.fb.zst")
+        let bytes = try withRawSnapshot(state) { raw in
+            try Zstd.compress(raw, level: compressionLevel ?? Zstd.fastestLevel, threads: Self.cores, scratch: scratch)
+        }
+        return (bytes, "snapshot.fb.zst")
     }
 
-    /// The uncompressed Snapshot FlatBuffer of `state`.
-    func encodeRaw(_ state: WorkflowState) throws -> FBSBuffer {
-        var (arena, nodes) = Self.encodeNodes(state)
-        var data = [fbs_kv_in]()
-        data.reserveCapacity(state.data.count)
-        for (key, value) in state.data {
-            data.append(fbs_kv_in(key: arena.add(key), value: arena.add(value)))
-        }
-        var input = fbs_snapshot_in()
-        input.id = arena.add(state.id)
-        input.tenant = arena.add(state.tenant)
-        input.fingerprint = arena.add(state.fingerprint)
-        input.input = arena.add(state.input)
-        input.definition = arena.add(state.definition)
-        input.created_at_us = state.createdAt.microsecondsSince1970
-        input.updated_at_us = state.updatedAt.microsecondsSince1970
-        input.last_sequence = state.lastSequence
-        input.status = fbs_workflow_status(UInt32(state.status.rawValue))
-        var output = fbs_buffer()
-        var error = fbs_error()
-        let code = arena.bytes.withUnsafeBytes { arenaBytes in
-            nodes.withUnsafeBufferPointer { nodes in
-                data.withUnsafeBufferPointer { data in
-                    input.arena = arenaBytes.baseAddress.map { UnsafeRawPointer($0) }
-                    input.arena_len = arenaBytes.count
-                    input.nodes = nodes.baseAddress
-                    input.node_count = nodes.count
-                    input.data = data.baseAddress
-                    input.data_count = data.count
-                    return fbs_snapshot_encode(&input, &output, &error)
-                }
-            }
-        }
-        guard code == FBS_OK else {
-            throw FlowError(
-                .invalidArgument, "workflow \(state.tenant)/\(state.id): cannot encode snapshot: \(error.text)")
-        }
-        return FBSBuffer(output)
+    /// How many threads encode or decode a snapshot of `count` nodes: every core (up to 4) for
+    /// large ones, where the work outweighs waking them.
+    static func threads(forNodes count: Int) -> Int {
+        count >= 16_384 ? cores : 1
     }
 
-    /// The nodes' strings and blobs in one arena, and their entries; built in parallel chunks
-    /// (each with its own arena, joined afterwards) when there are many.
-    private static func encodeNodes(_ state: WorkflowState) -> (Arena, [fbs_node_in]) {
+    /// The cores (up to 4) that large snapshots are encoded and decoded on.
+    static var cores: Int { max(1, min(4, ProcessInfo.processInfo.activeProcessorCount)) }
+
+    /// Runs `body` with the uncompressed Snapshot FlatBuffer of `state`, which lives in scratch
+    /// memory until `body` returns.
+    ///
+    /// Every string and blob goes into one arena, laid out node range after node range so that
+    /// each range is copied on its own thread; the C encoder then builds the FlatBuffer from the
+    /// arena, also in ranges.
+    func withRawSnapshot<Result>(_ state: WorkflowState, _ body: (UnsafeRawBufferPointer) throws -> Result) throws -> Result {
         let count = state.nodes.count
-        let chunks = count >= 16_384 ? max(1, min(4, ProcessInfo.processInfo.activeProcessorCount)) : 1
-        let parts = Locked([(bytes: [UInt8], entries: [fbs_node_in])](repeating: ([], []), count: chunks))
-        DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
-            let range = (count * chunk / chunks)..<(count * (chunk + 1) / chunks)
-            var arena = Arena(capacity: range.count * 32)
-            var entries = [fbs_node_in]()
-            entries.reserveCapacity(range.count)
-            for index in range {
+        let threads = Self.threads(forNodes: count)
+        let ranges = (0..<threads).map { (count * $0 / threads)..<(count * ($0 + 1) / threads) }
+        let rangeBytes = Locked([Int](repeating: 0, count: threads))
+        DispatchQueue.concurrentPerform(iterations: threads) { chunk in
+            var bytes = 0
+            for index in ranges[chunk] {
                 let node = state.nodes[index]
-                var entry = fbs_node_in()
-                entry.name = arena.add(node.name)
-                entry.error = arena.add(node.lastError)
-                entry.output = arena.add(node.output)
-                entry.attempts = node.attempts
-                entry.status = fbs_node_status(UInt32(node.status.rawValue))
-                if let started = node.startedAt {
-                    entry.has_started_at = 1
-                    entry.started_at_us = started.microsecondsSince1970
-                }
-                if let ended = node.endedAt {
-                    entry.has_ended_at = 1
-                    entry.ended_at_us = ended.microsecondsSince1970
-                }
-                entries.append(entry)
+                bytes += node.name.utf8.count + (node.lastError?.utf8.count ?? 0) + (node.output?.count ?? 0)
             }
-            let built = (arena.bytes, entries)
-            parts.withLock { $0[chunk] = built }
+            rangeBytes.withLock { $0[chunk] = bytes }
         }
-        let built = parts.withLock { $0 }
-        if chunks == 1 { return (Arena(built[0].bytes), built[0].entries) }
-        var arena = Arena(capacity: built.reduce(state.input.count + 256) { $0 + $1.bytes.count })
-        var entries = [fbs_node_in]()
-        entries.reserveCapacity(count)
-        for part in built {
-            let base = UInt64(arena.append(raw: part.bytes))
-            for var entry in part.entries {
-                entry.name.offset += base
-                entry.error.offset += base
-                entry.output.offset += base
-                entries.append(entry)
+        let starts = rangeBytes.withLock { $0 }.reduce(into: [0]) { $0.append($0.last! + $1) }
+        var tailBytes = state.id.utf8.count + state.tenant.utf8.count + state.fingerprint.utf8.count + state.input.count
+        tailBytes += state.definition?.count ?? 0
+        for (key, value) in state.data { tailBytes += key.utf8.count + value.count }
+        let arenaBytes = starts.last! + tailBytes
+        let entryStride = MemoryLayout<fbs_node_in>.stride
+        let scratchBytes = arenaBytes + 96 * count + 128 * state.data.count + 4096
+        return try scratch.withBuffer(arenaBytes) { arenaMemory in
+            try scratch.withBuffer(count * entryStride) { entryMemory in
+                let entries = entryMemory.bindMemory(to: fbs_node_in.self)
+                let shared = SharedEncoding(arena: arenaMemory, entries: entries)
+                DispatchQueue.concurrentPerform(iterations: threads) { chunk in
+                    var arena = RawArena(shared.arena, at: starts[chunk])
+                    for index in ranges[chunk] {
+                        let node = state.nodes[index]
+                        var entry = fbs_node_in()
+                        entry.name = arena.add(node.name)
+                        entry.error = arena.add(node.lastError)
+                        entry.output = arena.add(node.output)
+                        entry.attempts = node.attempts
+                        entry.status = fbs_node_status(UInt32(node.status.rawValue))
+                        if let started = node.startedAt {
+                            entry.has_started_at = 1
+                            entry.started_at_us = started.microsecondsSince1970
+                        }
+                        if let ended = node.endedAt {
+                            entry.has_ended_at = 1
+                            entry.ended_at_us = ended.microsecondsSince1970
+                        }
+                        (shared.entries.baseAddress! + index).initialize(to: entry)
+                    }
+                }
+                var arena = RawArena(arenaMemory, at: starts.last!)
+                var data = [fbs_kv_in]()
+                data.reserveCapacity(state.data.count)
+                for (key, value) in state.data {
+                    data.append(fbs_kv_in(key: arena.add(key), value: arena.add(value)))
+                }
+                var input = fbs_snapshot_in()
+                input.id = arena.add(state.id)
+                input.tenant = arena.add(state.tenant)
+                input.fingerprint = arena.add(state.fingerprint)
+                input.input = arena.add(state.input)
+                input.definition = arena.add(state.definition)
+                input.created_at_us = state.createdAt.microsecondsSince1970
+                input.updated_at_us = state.updatedAt.microsecondsSince1970
+                input.last_sequence = state.lastSequence
+                input.status = fbs_workflow_status(UInt32(state.status.rawValue))
+                input.threads = UInt32(threads)
+                input.arena = UnsafeRawPointer(arenaMemory.baseAddress)
+                input.arena_len = arenaBytes
+                input.nodes = UnsafePointer(entries.baseAddress)
+                input.node_count = count
+                return try scratch.withBuffer(scratchBytes) { builderMemory in
+                    input.scratch = builderMemory.baseAddress
+                    input.scratch_len = builderMemory.count
+                    var output = fbs_buffer()
+                    var error = fbs_error()
+                    let code = data.withUnsafeBufferPointer { data in
+                        input.data = data.baseAddress
+                        input.data_count = data.count
+                        return fbs_snapshot_encode(&input, &output, &error)
+                    }
+                    guard code == FBS_OK else {
+                        throw FlowError(
+                            .invalidArgument, "workflow \(state.tenant)/\(state.id): cannot encode snapshot: \(error.text)")
+                    }
+                    let buffer = FBSBuffer(output)
+                    defer { buffer.free() }
+                    return try body(buffer.bytes)
+                }
             }
         }
-        return (arena, entries)
+    }
+
+    /// Memory handed to the parallel ranges, each of which writes its own part only.
+    private struct SharedEncoding: @unchecked Sendable {
+        let arena: UnsafeMutableRawBufferPointer
+        let entries: UnsafeMutableBufferPointer<fbs_node_in>
     }
 
     func decode(_ buffer: AlignedBuffer, path: String) throws -> WorkflowState {
-        try decodeVerified(try rawSnapshot(buffer, path: path), path: path)
+        guard fbs_identify(buffer.bytes.baseAddress, buffer.count) == FBS_FILE_ZSTD else {
+            throw FlowError(
+                .corruptData, buffer.count == 0 ? "\(path): empty file" : "\(path): not a zstd frame")
+        }
+        return try Zstd.decompress(
+            buffer.bytes, limit: maxSnapshotBytes, path: path, threads: Self.cores, scratch: scratch
+        ) { raw in
+            guard fbs_identify(raw.bytes.baseAddress, raw.count) == FBS_FILE_SNAPSHOT else {
+                throw FlowError(.corruptData, "\(path): the zstd frame does not hold a snapshot (no FLWS identifier)")
+            }
+            return try decodeVerified(raw, path: path)
+        }
     }
 
     /// The state in an uncompressed Snapshot FlatBuffer, after the full verification.
@@ -147,37 +182,38 @@ struct FlatBuffersSnapshotFormat: SnapshotFormat {
         return state
     }
 
-    /// The nodes of a verified snapshot, converted (and their names checked) in parallel chunks
-    /// when there are many.
+    /// The nodes of a verified snapshot, converted (and their names checked) in parallel ranges
+    /// when there are many; each range reads its views in small batches.
     private static func decodeNodes(_ bytes: UnsafeRawBufferPointer, count: Int, path: String) throws -> [NodeState] {
-        let views = [fbs_node_view](unsafeUninitializedCapacity: count) { views, initialized in
-            _ = fbs_snapshot_read_nodes(bytes.baseAddress, 0, count, views.baseAddress)
-            initialized = count
-        }
-        let chunks = count >= 16_384 ? max(1, min(4, ProcessInfo.processInfo.activeProcessorCount)) : 1
+        let chunks = threads(forNodes: count)
         let badName = Atomic<Int>(Int.max)
-        let nodes = views.withUnsafeBufferPointer { views in
-            [NodeState](unsafeUninitializedCapacity: count) { buffer, initialized in
-                let shared = SharedBuffers(views: views, nodes: buffer)
-                DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
-                    let range = (count * chunk / chunks)..<(count * (chunk + 1) / chunks)
-                    for index in range {
-                        let view = shared.views[index]
-                        if !Names.isValid(utf8: UnsafeRawBufferPointer(start: view.name.data, count: view.name.length)) {
-                            badName.min(index, ordering: .relaxed)
+        let batch = 256
+        let nodes = [NodeState](unsafeUninitializedCapacity: count) { buffer, initialized in
+            let shared = SharedBuffers(bytes: bytes, nodes: buffer)
+            DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
+                let range = (count * chunk / chunks)..<(count * (chunk + 1) / chunks)
+                withUnsafeTemporaryAllocation(of: fbs_node_view.self, capacity: batch) { views in
+                    for first in stride(from: range.lowerBound, to: range.upperBound, by: batch) {
+                        let taken = min(batch, range.upperBound - first)
+                        _ = fbs_snapshot_read_nodes(shared.bytes.baseAddress, first, taken, views.baseAddress)
+                        for offset in 0..<taken {
+                            let view = views[offset]
+                            if !Names.isValid(utf8: UnsafeRawBufferPointer(start: view.name.data, count: view.name.length)) {
+                                badName.min(first + offset, ordering: .relaxed)
+                            }
+                            (shared.nodes.baseAddress! + first + offset).initialize(
+                                to: NodeState(
+                                    name: view.name.string ?? "",
+                                    status: NodeStatus(rawValue: UInt8(view.status.rawValue)) ?? .pending,
+                                    attempts: view.attempts,
+                                    startedAt: view.has_started_at != 0 ? Date(microsecondsSince1970: view.started_at_us) : nil,
+                                    endedAt: view.has_ended_at != 0 ? Date(microsecondsSince1970: view.ended_at_us) : nil,
+                                    lastError: view.error.string, output: view.output.bytes))
                         }
-                        (shared.nodes.baseAddress! + index).initialize(
-                            to: NodeState(
-                                name: view.name.string ?? "",
-                                status: NodeStatus(rawValue: UInt8(view.status.rawValue)) ?? .pending,
-                                attempts: view.attempts,
-                                startedAt: view.has_started_at != 0 ? Date(microsecondsSince1970: view.started_at_us) : nil,
-                                endedAt: view.has_ended_at != 0 ? Date(microsecondsSince1970: view.ended_at_us) : nil,
-                                lastError: view.error.string, output: view.output.bytes))
                     }
                 }
-                initialized = count
             }
+            initialized = count
         }
         let bad = badName.load(ordering: .relaxed)
         if bad != Int.max {
@@ -188,21 +224,8 @@ struct FlatBuffersSnapshotFormat: SnapshotFormat {
 
     /// Buffers handed to the parallel chunks, each of which touches its own range only.
     private struct SharedBuffers: @unchecked Sendable {
-        let views: UnsafeBufferPointer<fbs_node_view>
+        let bytes: UnsafeRawBufferPointer
         let nodes: UnsafeMutableBufferPointer<NodeState>
-    }
-
-    /// The snapshot FlatBuffer inside the zstd frame in `buffer`.
-    private func rawSnapshot(_ buffer: AlignedBuffer, path: String) throws -> AlignedBuffer {
-        guard fbs_identify(buffer.bytes.baseAddress, buffer.count) == FBS_FILE_ZSTD else {
-            throw FlowError(
-                .corruptData, buffer.count == 0 ? "\(path): empty file" : "\(path): not a zstd frame")
-        }
-        let raw = try Zstd.decompress(buffer.bytes, limit: maxSnapshotBytes, path: path)
-        guard fbs_identify(raw.bytes.baseAddress, raw.count) == FBS_FILE_SNAPSHOT else {
-            throw FlowError(.corruptData, "\(path): the zstd frame does not hold a snapshot (no FLWS identifier)")
-        }
-        return raw
     }
 
     func encodeSummary(_ summary: WorkflowSummary) throws -> [UInt8] {

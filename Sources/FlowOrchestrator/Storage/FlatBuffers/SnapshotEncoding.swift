@@ -7,9 +7,7 @@ import Foundation
 public enum SnapshotEncoding {
     /// The uncompressed Snapshot FlatBuffer of `state` (what `snapshot.fb.zst` holds).
     public static func flatBuffer(_ state: WorkflowState) throws -> [UInt8] {
-        let buffer = try format(level: nil).encodeRaw(state)
-        defer { buffer.free() }
-        return Array(buffer.bytes)
+        try format(level: nil).withRawSnapshot(state) { Array($0) }
     }
 
     /// The state in an uncompressed Snapshot FlatBuffer, verified as a load verifies it.
