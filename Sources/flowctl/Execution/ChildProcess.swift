@@ -54,24 +54,23 @@ enum StopReason: Sendable, Equatable {
 ///
 /// Each command is started with `posix_spawn` as the leader of a new process group, with default
 /// signal handling, an empty signal mask, stdin from `/dev/null` and every other descriptor
-/// closed. A thread per command drains stdout and stderr and notices the exit (through a pidfd
-/// where there is one). Stopping sends SIGTERM to the whole group, then SIGKILL after a grace
-/// period. When the shell exits, anything it left in its group gets SIGTERM too, so no node leaves
-/// processes behind. The leader is reaped only after every signal has been sent, so its ID can
-/// never name another process group when one is.
+/// closed. One thread for all commands (``Reaper``) drains stdout and stderr and notices the exit
+/// (through a pidfd where there is one). Stopping sends SIGTERM to the whole group, then SIGKILL
+/// after a grace period. When the shell exits, anything it left in its group gets SIGTERM too, so
+/// no node leaves processes behind. The leader is reaped only after every signal has been sent,
+/// so its ID can never name another process group when one is.
 enum ChildProcess {
     /// Runs `spec` to its end. Cancelling the calling task stops the command; the result then
     /// says `.cancelled`. Throws only when the command cannot be started.
     static func run(_ spec: CommandSpec) async throws -> CommandResult {
         try Task.checkCancellation()
+        let reaper = try Reaper.shared.get()
         let process = try RunningProcess.start(spec)
         LiveProcesses.add(process)
         defer { LiveProcesses.remove(process) }
         return await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
-                let thread = Thread { continuation.resume(returning: process.watch()) }
-                thread.name = "flowctl-node-\(process.pid)"
-                thread.start()
+                reaper.watch(process, then: continuation)
             }
         } onCancel: {
             process.stop(.cancelled)
@@ -97,15 +96,15 @@ enum LiveProcesses {
     }
 }
 
-/// One started command: its process ID (also its process group ID) and the pipes to it.
+/// One started command: its process ID (also its process group ID) and the pipes from it. The
+/// descriptors belong to the ``Reaper`` once the command is handed to it.
 final class RunningProcess: Sendable {
     let pid: pid_t
-    private let stdoutFD: Int32
-    private let stderrFD: Int32
-    private let wakeRead: Int32
-    private let wakeWrite: Int32
-    private let pidFD: Int32
-    private let spec: CommandSpec
+    let stdoutFD: Int32
+    let stderrFD: Int32
+    /// A descriptor that polls readable when the leader exits; -1 where there is none.
+    let pidFD: Int32
+    let spec: CommandSpec
 
     private struct Control {
         var reaped = false
@@ -114,13 +113,10 @@ final class RunningProcess: Sendable {
 
     private let control = Mutex(Control())
 
-    private init(
-        pid: pid_t, stdoutFD: Int32, stderrFD: Int32, wake: (Int32, Int32), spec: CommandSpec
-    ) {
+    private init(pid: pid_t, stdoutFD: Int32, stderrFD: Int32, spec: CommandSpec) {
         self.pid = pid
         self.stdoutFD = stdoutFD
         self.stderrFD = stderrFD
-        (wakeRead, wakeWrite) = wake
         self.spec = spec
         // Opened before anything can reap the child, so it refers to this process.
         self.pidFD = PosixCalls.pidfdOpen?(pid, 0) ?? -1
@@ -138,31 +134,20 @@ final class RunningProcess: Sendable {
         }
         var opened: [Int32] = []
         do {
-            let out = try makePipe()
+            let out = try CommandPipe.make()
             opened += [out.read, out.write]
-            let err = try makePipe()
+            let err = try CommandPipe.make()
             opened += [err.read, err.write]
-            let wake = try makePipe()
-            opened += [wake.read, wake.write]
-            for fd in [out.read, err.read, wake.read, wake.write] {
-                _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
-            }
+            // Only flowctl's ends are non-blocking: the command gets ordinary blocking pipes.
+            for fd in [out.read, err.read] { _ = fcntl(fd, F_SETFL, O_NONBLOCK) }
             let pid = try spawn(spec, stdout: out.write, stderr: err.write)
             close(out.write)
             close(err.write)
-            return RunningProcess(
-                pid: pid, stdoutFD: out.read, stderrFD: err.read, wake: (wake.read, wake.write), spec: spec)
+            return RunningProcess(pid: pid, stdoutFD: out.read, stderrFD: err.read, spec: spec)
         } catch {
             for fd in opened { close(fd) }
             throw error
         }
-    }
-
-    private static func makePipe() throws -> (read: Int32, write: Int32) {
-        var fds: [Int32] = [-1, -1]
-        guard pipe(&fds) == 0 else { throw CommandStartError("cannot create a pipe: \(SystemError.text(errno))") }
-        for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
-        return (fds[0], fds[1])
     }
 
     private static func spawn(_ spec: CommandSpec, stdout: Int32, stderr: Int32) throws -> pid_t {
@@ -228,14 +213,23 @@ final class RunningProcess: Sendable {
 
     /// Stops the command: SIGTERM to its group now, SIGKILL after the grace period.
     func stop(_ reason: StopReason) {
+        guard terminate(reason) else { return }
+        if case .success(let reaper) = Reaper.shared { reaper.stopRequested(pid) }
+    }
+
+    /// Records why the command is stopped and sends SIGTERM to its group; false when the leader
+    /// is reaped already. The caller sees to the SIGKILL that follows.
+    func terminate(_ reason: StopReason) -> Bool {
         control.withLock { control in
-            guard !control.reaped else { return }
+            guard !control.reaped else { return false }
             if control.stopReason == nil { control.stopReason = reason }
             _ = killpg(pid, SIGTERM)
-            var byte: UInt8 = 1
-            _ = write(wakeWrite, &byte, 1)
+            return true
         }
     }
+
+    /// Why flowctl stopped the command, if it did.
+    var stopReason: StopReason? { control.withLock { $0.stopReason } }
 
     /// Sends `signal` to the command's process group unless the leader has been reaped.
     func signalGroup(_ signal: Int32) {
@@ -245,130 +239,10 @@ final class RunningProcess: Sendable {
         }
     }
 
-    // MARK: Watching
+    // MARK: Ending
 
-    /// Drains the pipes until the command and its group are done, then reaps the leader.
-    /// Runs on a thread of its own: it blocks in `poll`.
-    func watch() -> CommandResult {
-        let clock = ContinuousClock()
-        var output = Data()
-        var overflowed = false
-        var errorTail = ErrorTail()
-        var stdoutOpen = true
-        var stderrOpen = true
-        var exited = false
-        var killAt: ContinuousClock.Instant?
-        var abandonAt: ContinuousClock.Instant?
-        var buffer = [UInt8](repeating: 0, count: 64 << 10)
-        // The log is opened when the first stderr bytes arrive: quiet nodes leave no file.
-        var logFD: Int32 = -1
-        var logFailed = spec.logPath == nil
-
-        func leaderExited() {
-            exited = true
-            // Whatever the shell left in its group goes too; wait for it only if it holds the pipes.
-            signalGroup(SIGTERM)
-            if (stdoutOpen || stderrOpen), killAt == nil, abandonAt == nil { killAt = clock.now + spec.killGrace }
-        }
-
-        while stdoutOpen || stderrOpen || !exited {
-            var fds: [pollfd] = []
-            if stdoutOpen { fds.append(pollfd(fd: stdoutFD, events: Int16(POLLIN), revents: 0)) }
-            if stderrOpen { fds.append(pollfd(fd: stderrFD, events: Int16(POLLIN), revents: 0)) }
-            if !exited, pidFD >= 0 { fds.append(pollfd(fd: pidFD, events: Int16(POLLIN), revents: 0)) }
-            fds.append(pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0))
-            var timeout: Int32 = -1
-            for deadline in [killAt, abandonAt].compactMap({ $0 }) {
-                let wait = Self.milliseconds(until: deadline, clock: clock)
-                timeout = timeout < 0 ? wait : min(timeout, wait)
-            }
-            if !exited, pidFD < 0 { timeout = timeout < 0 ? 5 : min(timeout, 5) }
-            let ready = poll(&fds, nfds_t(fds.count), timeout)
-            if ready < 0, errno != EINTR { break }
-
-            for entry in fds where entry.revents != 0 {
-                switch entry.fd {
-                case stdoutFD:
-                    let count = read(stdoutFD, &buffer, buffer.count)
-                    if count > 0 {
-                        if overflowed {
-                            break
-                        } else if output.count + count > spec.maxOutputBytes {
-                            overflowed = true
-                            stop(.outputTooLarge)
-                        } else {
-                            output.append(contentsOf: buffer[0..<count])
-                        }
-                    } else if count == 0 || (errno != EAGAIN && errno != EINTR) {
-                        stdoutOpen = false
-                    }
-                case stderrFD:
-                    let count = read(stderrFD, &buffer, buffer.count)
-                    if count > 0 {
-                        if logFD < 0, !logFailed, let path = spec.logPath {
-                            logFD = Self.openLog(path)
-                            logFailed = logFD < 0
-                            if logFD >= 0 { Self.writeAll(logFD, Array(spec.logHeader.utf8)) }
-                        }
-                        if logFD >= 0 { Self.writeAll(logFD, buffer[0..<count]) }
-                        errorTail.add(buffer[0..<count])
-                    } else if count == 0 || (errno != EAGAIN && errno != EINTR) {
-                        stderrOpen = false
-                    }
-                case pidFD:
-                    leaderExited()
-                case wakeRead:
-                    while read(wakeRead, &buffer, buffer.count) > 0 {}
-                    if killAt == nil, abandonAt == nil { killAt = clock.now + spec.killGrace }
-                default:
-                    break
-                }
-            }
-            if !exited, pidFD < 0, Self.hasExited(pid) { leaderExited() }
-            let now = clock.now
-            if let deadline = killAt, now >= deadline {
-                signalGroup(SIGKILL)
-                killAt = nil
-                abandonAt = now + .seconds(2)
-            }
-            // Something outside the group (it called setsid) may hold the pipes forever.
-            if let deadline = abandonAt, now >= deadline, exited { break }
-        }
-
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0, errno == EINTR {}
-        let stopReason = control.withLock { control in
-            control.reaped = true
-            return control.stopReason
-        }
-        for fd in [stdoutFD, stderrFD, wakeRead, wakeWrite, pidFD, logFD] where fd >= 0 { close(fd) }
-        let ending: CommandResult.Ending =
-            if let signal = WaitStatus.signal(status) { .signalled(signal) } else { .exited(WaitStatus.exitCode(status) ?? -1) }
-        return CommandResult(
-            ending: ending, output: output, stopReason: overflowed ? .outputTooLarge : stopReason,
-            lastErrorLine: errorTail.lastLine)
-    }
-
-    // MARK: Helpers
-
-    private static func milliseconds(until deadline: ContinuousClock.Instant, clock: ContinuousClock) -> Int32 {
-        let left = deadline - clock.now
-        if left <= .zero { return 0 }
-        return Int32(min(left.secondsValue * 1000, 60_000).rounded(.up))
-    }
-
-    /// Opens `path` for appending, creating its directory when needed.
-    private static func openLog(_ path: String) -> Int32 {
-        let flags = O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC
-        let fd = open(path, flags, 0o644)
-        guard fd < 0, errno == ENOENT else { return fd }
-        let directory = (path as NSString).deletingLastPathComponent
-        try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        return open(path, flags, 0o644)
-    }
-
-    /// Whether `pid` has exited, without reaping it.
-    private static func hasExited(_ pid: pid_t) -> Bool {
+    /// Whether the leader has exited, without reaping it (for C libraries without pidfds).
+    func hasExited() -> Bool {
         var info = siginfo_t()
         guard waitid(P_PID, id_t(pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 else { return true }
         #if canImport(Glibc)
@@ -378,40 +252,36 @@ final class RunningProcess: Sendable {
         #endif
     }
 
-    private static func writeAll<C: Collection<UInt8>>(_ fd: Int32, _ bytes: C) {
-        var bytes = Array(bytes)[...]
-        while !bytes.isEmpty {
-            let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-            if written < 0, errno == EINTR { continue }
-            if written <= 0 { return }
-            bytes = bytes.dropFirst(written)
+    /// Reaps the leader (waiting for it if it has not exited) and closes the descriptors; no
+    /// signal is sent to the group after this. Returns how the leader ended and why flowctl
+    /// stopped it, if it did.
+    func reap() -> (CommandResult.Ending, StopReason?) {
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0, errno == EINTR {}
+        let stopReason = control.withLock { control in
+            control.reaped = true
+            return control.stopReason
         }
+        for fd in [stdoutFD, stderrFD, pidFD] where fd >= 0 { close(fd) }
+        let ending: CommandResult.Ending =
+            if let signal = WaitStatus.signal(status) { .signalled(signal) } else { .exited(WaitStatus.exitCode(status) ?? -1) }
+        return (ending, stopReason)
     }
 }
 
-/// The last non-empty line of a stream, read in pieces.
-private struct ErrorTail {
-    private var current: [UInt8] = []
-    private var last: [UInt8] = []
-
-    mutating func add(_ bytes: ArraySlice<UInt8>) {
-        for byte in bytes {
-            if byte == UInt8(ascii: "\n") {
-                if current.contains(where: { $0 != UInt8(ascii: " ") && $0 != UInt8(ascii: "\r") && $0 != 9 }) {
-                    last = current
-                }
-                current.removeAll(keepingCapacity: true)
-            } else if current.count < 1000 {
-                current.append(byte)
+/// Pipes with both ends closed on exec.
+enum CommandPipe {
+    static func make() throws(CommandStartError) -> (read: Int32, write: Int32) {
+        var fds: [Int32] = [-1, -1]
+        if let pipe2 = PosixCalls.pipe2 {
+            guard pipe2(&fds, O_CLOEXEC) == 0 else {
+                throw CommandStartError("cannot create a pipe: \(SystemError.text(errno))")
             }
+        } else {
+            guard pipe(&fds) == 0 else { throw CommandStartError("cannot create a pipe: \(SystemError.text(errno))") }
+            for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
         }
-    }
-
-    var lastLine: String? {
-        let pending = current.contains { $0 != UInt8(ascii: " ") && $0 != UInt8(ascii: "\r") && $0 != 9 }
-        let bytes = pending ? current : last
-        guard !bytes.isEmpty else { return nil }
-        return TextFormat.oneLine(String(decoding: bytes, as: UTF8.self).trimmingSpaces().description, limit: 300)
+        return (fds[0], fds[1])
     }
 }
 

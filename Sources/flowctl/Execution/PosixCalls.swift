@@ -21,6 +21,9 @@ enum PosixCalls {
     /// process exits, so exits are seen without reaping or polling on a timer.
     static let pidfdOpen: (@convention(c) (pid_t, UInt32) -> Int32)? = symbol("pidfd_open")
 
+    /// `pipe2(fds, flags)` (glibc 2.9): a pipe made close-on-exec in the same call.
+    static let pipe2: (@convention(c) (UnsafeMutablePointer<Int32>, Int32) -> Int32)? = symbol("pipe2")
+
     private static func symbol<T>(_ name: String) -> T? {
         #if canImport(Darwin)
         let handle = UnsafeMutableRawPointer(bitPattern: -2)  // RTLD_DEFAULT
