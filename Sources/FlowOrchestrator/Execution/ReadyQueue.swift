@@ -53,6 +53,16 @@ final class ReadyQueue: Sendable {
         for waiter in waiters { waiter.resume(returning: nil) }
     }
 
+    /// Whether no node is waiting to be taken.
+    var isEmpty: Bool {
+        state.withLock { $0.head == $0.items.count }
+    }
+
+    /// The next ready node if there is one now; never waits.
+    func take() -> Int? {
+        state.withLock { $0.pop() }
+    }
+
     /// The next ready node, or nil once the queue is closed.
     func next() async -> Int? {
         let immediate: Int?? = state.withLock { state in

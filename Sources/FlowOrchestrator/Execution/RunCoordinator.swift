@@ -6,6 +6,14 @@ import Logging
 ///
 /// Worker tasks (as many as the concurrency bound) take ready nodes from a queue and run them;
 /// all shared bookkeeping sits behind one mutex that is never held across an `await`.
+///
+/// With the `node` strategy on a journaling store, a completion is synced when something needs
+/// it, not at once: its dependents are released only when a commit covers it, and a commit is
+/// made when a worker would otherwise wait (no ready node, or an idle worker), when the run
+/// ends, or when the oldest unsynced completion has waited ``maxSyncDelay``. While other nodes
+/// are ready, workers go on running them, and one `fdatasync` covers every completion made
+/// meanwhile. The completion itself is written (unsynced) with the next write, at the latest
+/// with the next node's start, so a process crash loses no more than before.
 final class RunCoordinator: Sendable {
     private enum Outcome {
         case completed(Data)
@@ -14,6 +22,9 @@ final class RunCoordinator: Sendable {
     }
 
     private enum WorkerExit { case drained, stop }
+
+    /// The longest a completion waits for its sync when no dependent needs it yet.
+    static let maxSyncDelay: Duration = .milliseconds(50)
 
     private struct Shared {
         var state: WorkflowState
@@ -32,6 +43,11 @@ final class RunCoordinator: Sendable {
         var pending: [WorkflowEvent] = []
         var metrics = ExecutionMetrics()
         var persistFailure: FlowError?
+        /// Completed nodes whose dependents wait for a commit covering their end: the sequence
+        /// number of the end, the node and when it ended, oldest first.
+        var unreleased: [(sequence: UInt64, index: Int, ended: ContinuousClock.Instant)] = []
+        /// Workers waiting for the queue.
+        var idleWorkers = 0
     }
 
     let key: WorkflowKey
@@ -44,6 +60,8 @@ final class RunCoordinator: Sendable {
     private let levels: [[Int]]
     private let levelOf: [Int]
     private let journaling: Bool
+    /// Whether completions may wait for a later commit (see the type's discussion).
+    private let deferredSync: Bool
     private let shared: Locked<Shared>
     private let queue = ReadyQueue()
     private let persister: Persister
@@ -71,6 +89,8 @@ final class RunCoordinator: Sendable {
         self.levelOf = levelOf
         let journaling = options.persistence == .node && store.supportsJournal
         self.journaling = journaling
+        // Dependency scheduling only: level scheduling releases a whole level at once.
+        self.deferredSync = journaling && options.scheduling == .dependencies
         let shared = Locked(
             Shared(
                 state: state,
@@ -121,13 +141,24 @@ final class RunCoordinator: Sendable {
         }
         logger.info("workflow started", metadata: ["nodes": "\(dag.count)", "to_run": "\(workers)"])
         if workers > 0 {
-            await withTaskGroup(of: WorkerExit.self) { group in
+            await withTaskGroup(of: WorkerExit?.self) { group in
                 for _ in 0..<workers {
                     group.addTask { await self.worker() }
                 }
-                for await exit in group where exit == .stop {
-                    queue.close()
-                    group.cancelAll()
+                if deferredSync {
+                    group.addTask { await self.syncLateCompletions() }
+                }
+                var running = workers
+                for await exit in group {
+                    if exit == .stop {
+                        queue.close()
+                        group.cancelAll()
+                    }
+                    if exit != nil {
+                        running -= 1
+                        // The workers are done: stop the timer task too.
+                        if running == 0 { group.cancelAll() }
+                    }
                 }
             }
         }
@@ -183,12 +214,89 @@ final class RunCoordinator: Sendable {
     }
 
     private func worker() async -> WorkerExit {
-        while let index = await queue.next() {
+        while let index = await nextNode() {
             if Task.isCancelled { return .stop }
             let outcome = await attempt(index)
             if await finish(index, outcome) == .stop { return .stop }
         }
-        return .drained
+        return shared.withLock { $0.persistFailure == nil } ? .drained : .stop
+    }
+
+    /// The next node to run, or nil when the queue is closed or a commit failed. With no node
+    /// ready but completions waiting for their sync, commits them first (their dependents may
+    /// be the next nodes).
+    private func nextNode() async -> Int? {
+        enum Step {
+            case run(Int)
+            case commit(UInt64)
+            case wait
+        }
+        while true {
+            let step: Step = shared.withLock { shared in
+                if let index = queue.take() { return .run(index) }
+                if !shared.unreleased.isEmpty { return .commit(shared.state.lastSequence) }
+                // Counted under the lock that `finish` decides under: a completion made after
+                // this sees an idle worker and is committed at once.
+                shared.idleWorkers += 1
+                return .wait
+            }
+            switch step {
+            case .run(let index):
+                return index
+            case .commit(let sequence):
+                guard await commitAndRelease(upTo: sequence) else { return nil }
+            case .wait:
+                let index = await queue.next()
+                shared.withLock { $0.idleWorkers -= 1 }
+                return index
+            }
+        }
+    }
+
+    /// Commits everything up to `sequence`, then releases the dependents of every completion the
+    /// commit covered. Returns false (and records the failure) when the commit fails.
+    private func commitAndRelease(upTo sequence: UInt64) async -> Bool {
+        do {
+            try await persister.commit(upTo: sequence)
+        } catch {
+            shared.withLock { $0.persistFailure = $0.persistFailure ?? error }
+            logger.error("persistence failed; the run stops", metadata: ["error": "\(error.message)"])
+            return false
+        }
+        let durable = persister.durableSequence
+        shared.withLock { shared in
+            releaseCommitted(upTo: durable, &shared)
+            if shared.unfinished == 0 { queue.close() }
+        }
+        return true
+    }
+
+    /// Commits completions that have waited ``maxSyncDelay`` for a dependent to need them, so
+    /// that no end stays unsynced for long while the workers run long nodes. Ends when cancelled.
+    private func syncLateCompletions() async -> WorkerExit? {
+        let clock = ContinuousClock()
+        while true {
+            let wait = shared.withLock { shared in
+                shared.unreleased.first.map { $0.ended + Self.maxSyncDelay - clock.now } ?? Self.maxSyncDelay
+            }
+            if wait > .zero {
+                do {
+                    try await Task.sleep(for: wait)
+                } catch {
+                    return nil
+                }
+            }
+            let sequence: UInt64? = shared.withLock { shared in
+                guard let oldest = shared.unreleased.first, clock.now - oldest.ended >= Self.maxSyncDelay else {
+                    return nil
+                }
+                return shared.state.lastSequence
+            }
+            if let sequence, !(await commitAndRelease(upTo: sequence)) {
+                queue.close()
+                return nil
+            }
+        }
     }
 
     /// Runs node `index` until it completes, fails for good or is cancelled.
@@ -264,7 +372,7 @@ final class RunCoordinator: Sendable {
     /// Records how node `index` ended, makes it durable as the strategy says, then lets the
     /// nodes that waited for it start.
     private func finish(_ index: Int, _ outcome: Outcome) async -> WorkerExit {
-        let (sequence, levelDone) = shared.withLock { shared in
+        let (sequence, levelDone, deferred) = shared.withLock { shared in
             switch outcome {
             case .completed(let output):
                 emit(&shared, .nodeCompleted, node: index, payload: output)
@@ -283,8 +391,15 @@ final class RunCoordinator: Sendable {
                 shared.metrics.nodesCancelled += 1
             }
             let levelDone = markEnded(index, &shared)
-            return (shared.state.lastSequence, levelDone)
+            // Nothing needs this completion synced yet while other nodes are ready and no
+            // worker waits: its dependents are released by a later commit.
+            if deferredSync, case .completed = outcome, !queue.isEmpty, shared.idleWorkers == 0 {
+                shared.unreleased.append((shared.state.lastSequence, index, .now))
+                return (shared.state.lastSequence, levelDone, true)
+            }
+            return (shared.state.lastSequence, levelDone, false)
         }
+        if deferred { return .drained }
         let checkpoint =
             options.persistence == .node || (options.persistence == .level && levelDone)
         if checkpoint {
@@ -296,21 +411,37 @@ final class RunCoordinator: Sendable {
                 return .stop
             }
         }
+        let durable = persister.durableSequence
         return shared.withLock { shared in
             if shared.failFastTriggered { return .stop }
             if case .cancelled = outcome { return .stop }
-            if case .completed = outcome, options.scheduling == .dependencies {
-                var ready: [Int] = []
-                for dependent in dependents[index] where shared.active[dependent] {
-                    shared.remaining[dependent] -= 1
-                    if shared.remaining[dependent] == 0 { ready.append(dependent) }
-                }
-                queue.push(ready)
-            }
+            if case .completed = outcome { release(index, &shared) }
+            // The commit covered the completions waiting for one too.
+            releaseCommitted(upTo: durable, &shared)
             if options.scheduling == .levels { advanceLevels(&shared) }
             if shared.unfinished == 0 { queue.close() }
             return .drained
         }
+    }
+
+    /// Lets the nodes that waited for completed node `index` start (dependency scheduling;
+    /// level scheduling starts whole levels in ``advanceLevels(_:)``).
+    private func release(_ index: Int, _ shared: inout Shared) {
+        guard options.scheduling == .dependencies else { return }
+        var ready: [Int] = []
+        for dependent in dependents[index] where shared.active[dependent] {
+            shared.remaining[dependent] -= 1
+            if shared.remaining[dependent] == 0 { ready.append(dependent) }
+        }
+        queue.push(ready)
+    }
+
+    /// Releases every waiting completion whose end is durable (sequence up to `durable`).
+    private func releaseCommitted(upTo durable: UInt64, _ shared: inout Shared) {
+        guard let first = shared.unreleased.first, first.sequence <= durable else { return }
+        let covered = shared.unreleased.prefix { $0.sequence <= durable }
+        shared.unreleased.removeFirst(covered.count)
+        for entry in covered { release(entry.index, &shared) }
     }
 
     /// Pushes the next level once every active node of the levels before it has ended.
