@@ -17,8 +17,8 @@ struct CommandSpec: Sendable {
     var directory: String?
     /// Where stderr is appended; nil to discard it (its last line is kept either way).
     var logPath: String?
-    /// A line written to the log before the command's stderr.
-    var logHeader: String = ""
+    /// A line written to the log before the command's stderr (made only when there is some).
+    var logHeader: @Sendable () -> String = { "" }
     /// The most stdout bytes kept; more stops the command.
     var maxOutputBytes: Int
     /// How long the process group gets between SIGTERM and SIGKILL.

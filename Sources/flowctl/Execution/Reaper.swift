@@ -196,7 +196,7 @@ private struct CommandWatch {
                 if logFD < 0, !logFailed, let path = process.spec.logPath {
                     logFD = Self.openLog(path)
                     logFailed = logFD < 0
-                    if logFD >= 0 { Self.writeAll(logFD, Array(process.spec.logHeader.utf8)) }
+                    if logFD >= 0 { Self.writeAll(logFD, Array(process.spec.logHeader().utf8)) }
                 }
                 if logFD >= 0 { Self.writeAll(logFD, buffer[0..<count]) }
                 errorTail.add(buffer[0..<count])

@@ -28,10 +28,12 @@ struct ShellNodes: Sendable {
 
     /// The DAG: one node per definition node, in file order.
     func dag() throws -> DAG {
-        try DAG(nodes: definition.nodes.map { node in
-            DAG.Node(
+        let base = BaseEnvironment(baseEnvironment)
+        return try DAG(nodes: definition.nodes.map { node in
+            let outputVariables = node.needs.map(EnvironmentName.output(of:))
+            return DAG.Node(
                 node.name, dependsOn: node.needs, retry: retryPolicy(node), timeout: node.timeout,
-                action: { context in try await run(node, context) })
+                action: { context in try await run(node, context, base: base, outputVariables: outputVariables) })
         })
     }
 
@@ -40,9 +42,11 @@ struct ShellNodes: Sendable {
         return RetryPolicy(maxAttempts: node.attempts, initialBackoff: node.backoff ?? .seconds(1))
     }
 
-    /// One attempt of `node`.
-    private func run(_ node: NodeDefinition, _ context: NodeContext) async throws -> NodeOutput {
-        var environment = baseEnvironment
+    /// One attempt of `node`; `outputVariables` are the `FLOW_OUTPUT_` names of its `needs`.
+    private func run(
+        _ node: NodeDefinition, _ context: NodeContext, base: BaseEnvironment, outputVariables: [String]
+    ) async throws -> NodeOutput {
+        var environment: [String: String] = [:]
         for entry in node.env { environment[entry.name] = entry.value }
         environment["FLOW_WORKFLOW_ID"] = context.workflowID
         environment["FLOW_TENANT"] = context.tenant
@@ -51,22 +55,24 @@ struct ShellNodes: Sendable {
         environment["FLOW_IDEMPOTENCY_KEY"] = context.idempotencyKey
         if !node.needs.isEmpty {
             environment["FLOW_INPUTS"] = try inputs.directory()
-            for dependency in node.needs {
+            for (dependency, variable) in zip(node.needs, outputVariables) {
                 let output = try context.output(of: dependency) ?? Data()
                 try inputs.provide(dependency, output)
                 if output.count <= Self.maxVariableBytes, !output.contains(0) {
                     var text = String(decoding: output, as: UTF8.self)
                     while text.last?.isNewline == true { text.removeLast() }
-                    environment[EnvironmentName.output(of: dependency)] = text
+                    environment[variable] = text
                 }
             }
         }
         let logPath = logDirectory.map { $0 + "/" + node.name + ".log" }
+        let started = Date()
+        let attempt = context.attempt
         let spec = CommandSpec(
-            command: node.run,
-            environment: environment.map { "\($0.key)=\($0.value)" }.filter { !$0.utf8.contains(0) },
+            command: node.run, environment: base.entries(overriddenBy: environment),
             directory: node.cwd, logPath: logPath,
-            logHeader: "--- \(TextFormat.iso8601(Date())) attempt \(context.attempt) ---\n",
+            // Formatted only for a command that writes to stderr.
+            logHeader: { "--- \(TextFormat.iso8601(started)) attempt \(attempt) ---\n" },
             maxOutputBytes: maxOutputBytes, killGrace: killGrace)
         let result: CommandResult
         do {
@@ -96,8 +102,34 @@ struct ShellNodes: Sendable {
 
 }
 
+/// flowctl's own environment as `NAME=value` entries, made once per run: each node's
+/// environment is these, less the names the node sets, plus the node's own.
+struct BaseEnvironment: Sendable {
+    private let named: [(name: String, entry: String)]
+
+    init(_ environment: [String: String]) {
+        named = environment.compactMap { name, value in
+            let entry = name + "=" + value
+            return entry.utf8.contains(0) ? nil : (name, entry)
+        }
+    }
+
+    /// The entries with `overrides` in place of flowctl's values (entries holding a NUL byte,
+    /// which cannot be passed, are left out).
+    func entries(overriddenBy overrides: [String: String]) -> [String] {
+        var entries: [String] = []
+        entries.reserveCapacity(named.count + overrides.count)
+        for (name, entry) in named where overrides[name] == nil { entries.append(entry) }
+        for (name, value) in overrides {
+            let entry = name + "=" + value
+            if !entry.utf8.contains(0) { entries.append(entry) }
+        }
+        return entries
+    }
+}
+
 /// The run's `FLOW_INPUTS` directory: one file per completed node whose output a dependent
-/// needed, written once (atomically, by rename) and kept until the run ends.
+/// needed, written once, before the first node that reads it starts, and kept until the run ends.
 final class InputFiles: Sendable {
     private struct Files {
         var directory: String?
@@ -108,18 +140,20 @@ final class InputFiles: Sendable {
 
     /// The directory, created on first use in the system's temporary directory.
     func directory() throws -> String {
-        try files.withLock { files in
-            if let directory = files.directory { return directory }
-            let base = Self.base()
-            Self.removeAbandoned(in: base)
-            var template = Array((base + "/\(Self.prefix)\(getpid())-XXXXXX").utf8CString)
-            guard let made = mkdtemp(&template) else {
-                throw NodeFailure("cannot create a directory for node inputs: \(SystemError.text(errno))")
-            }
-            let directory = String(cString: made)
-            files.directory = directory
-            return directory
+        try files.withLock { try Self.directory(&$0) }
+    }
+
+    private static func directory(_ files: inout Files) throws -> String {
+        if let directory = files.directory { return directory }
+        let base = Self.base()
+        Self.removeAbandoned(in: base)
+        var template = Array((base + "/\(Self.prefix)\(getpid())-XXXXXX").utf8CString)
+        guard let made = mkdtemp(&template) else {
+            throw NodeFailure("cannot create a directory for node inputs: \(SystemError.text(errno))")
         }
+        let directory = String(cString: made)
+        files.directory = directory
+        return directory
     }
 
     /// Where input directories go: a memory file system when there is one (`$XDG_RUNTIME_DIR`,
@@ -151,20 +185,35 @@ final class InputFiles: Sendable {
         }
     }
 
-    /// Makes `$FLOW_INPUTS/NODE` hold `output`, unless it already does.
+    /// Makes `$FLOW_INPUTS/NODE` hold `output`, unless it already does. The file is written
+    /// whole under the lock, so a node that finds it written (and every node started after this
+    /// returns) reads all of it.
     func provide(_ node: String, _ output: Data) throws {
-        if files.withLock({ $0.written.contains(node) }) { return }
-        let directory = try directory()
-        let temporary = "\(directory)/.\(node).\(UInt64.random(in: 0...UInt64.max))"
-        do {
-            try output.write(to: URL(fileURLWithPath: temporary))
-        } catch {
-            throw NodeFailure("cannot write the input file of \(TextFormat.quoted(node)): \(SystemError.describe(error))")
+        try files.withLock { files in
+            if files.written.contains(node) { return }
+            let path = try Self.directory(&files) + "/" + node
+            let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+            var failure = fd < 0 ? errno : 0
+            if fd >= 0 {
+                output.withUnsafeBytes { bytes in
+                    var offset = 0
+                    while offset < bytes.count, failure == 0 {
+                        let written = write(fd, bytes.baseAddress! + offset, bytes.count - offset)
+                        if written > 0 {
+                            offset += written
+                        } else if written < 0, errno != EINTR {
+                            failure = errno
+                        }
+                    }
+                }
+                close(fd)
+            }
+            guard failure == 0 else {
+                unlink(path)
+                throw NodeFailure("cannot write the input file of \(TextFormat.quoted(node)): \(SystemError.text(failure))")
+            }
+            files.written.insert(node)
         }
-        guard rename(temporary, "\(directory)/\(node)") == 0 else {
-            throw NodeFailure("cannot write the input file of \(TextFormat.quoted(node)): \(SystemError.text(errno))")
-        }
-        _ = files.withLock { $0.written.insert(node) }
     }
 
     /// Removes the directory and everything in it.
