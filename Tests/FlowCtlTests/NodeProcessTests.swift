@@ -55,6 +55,29 @@ struct NodeProcessTests {
         #expect(joined.stdout == expected, "\(joined)")
     }
 
+    @Test("Input files hold a dependency's exact bytes; the inputs directory is gone when the run ends")
+    func inputFiles() async throws {
+        let sandbox = try Sandbox()
+        let marker = sandbox.path("inputs")
+        let file = try sandbox.write(
+            "inputs.yaml",
+            """
+            nodes:
+              - name: binary
+                run: printf 'x\\000y'
+              - name: reader
+                needs: [binary]
+                run: echo "$FLOW_INPUTS" > '\(marker)'; touch "$FLOW_INPUTS/left-by-a-node"; od -An -c "$FLOW_INPUTS/binary" | tr -d ' \\n'
+            """)
+        let run = try await sandbox.run(["run", file])
+        #expect(run.status == 0, "\(run)")
+        let output = try await sandbox.run(["output", "inputs", "reader"])
+        #expect(output.stdout == #"x\0y"#, "\(output)")
+        let directory = try #require(sandbox.lines("inputs").first)
+        #expect(directory.contains("flowctl-inputs-"))
+        #expect(!FileManager.default.fileExists(atPath: directory), "\(directory) was left behind")
+    }
+
     @Test("A node killed by a signal fails with the signal's name")
     func killedBySignal() async throws {
         let sandbox = try Sandbox()

@@ -291,9 +291,25 @@ struct CommandStartError: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
-/// Calls `body` with `strings` as a NULL-terminated array of C strings.
+/// Calls `body` with `strings` as a NULL-terminated array of C strings, all in one allocation
+/// (a node's environment is some 50 strings, copied for every spawn).
 private func withCStringArray<R>(_ strings: [String], _ body: ([UnsafeMutablePointer<CChar>?]) -> R) -> R {
-    let pointers = strings.map { strdup($0) }
-    defer { for pointer in pointers { free(pointer) } }
-    return body(pointers + [nil])
+    let size = strings.reduce(0) { $0 + $1.utf8.count + 1 }
+    let storage = UnsafeMutablePointer<CChar>.allocate(capacity: max(size, 1))
+    defer { storage.deallocate() }
+    var pointers: [UnsafeMutablePointer<CChar>?] = []
+    pointers.reserveCapacity(strings.count + 1)
+    var offset = 0
+    for var string in strings {
+        let start = storage + offset
+        let count = string.withUTF8 { bytes in
+            if let base = bytes.baseAddress { UnsafeMutableRawPointer(start).copyMemory(from: base, byteCount: bytes.count) }
+            return bytes.count
+        }
+        start[count] = 0
+        pointers.append(start)
+        offset += count + 1
+    }
+    pointers.append(nil)
+    return body(pointers)
 }

@@ -219,7 +219,15 @@ final class InputFiles: Sendable {
     /// Removes the directory and everything in it.
     func removeAll() {
         guard let directory = files.withLock({ $0.directory }) else { return }
-        try? FileManager.default.removeItem(atPath: directory)
+        // The files flowctl wrote, by name (FileManager stats each entry first: for a
+        // 1,000-node run that was a few milliseconds at exit); anything else a node left there
+        // goes with FileManager.
+        let fd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if fd >= 0 {
+            for name in files.withLock({ $0.written }) { unlinkat(fd, name, 0) }
+            close(fd)
+        }
+        if rmdir(directory) != 0 { try? FileManager.default.removeItem(atPath: directory) }
     }
 }
 
