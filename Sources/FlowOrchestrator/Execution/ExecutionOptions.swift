@@ -5,7 +5,10 @@ public enum PersistenceStrategy: String, Sendable, CaseIterable {
     /// A snapshot after each level completes (and when the run ends).
     case level
     /// Every status change: journaled by stores that keep a journal, a full snapshot otherwise.
-    /// A node's end state is durable before its dependents start.
+    /// A node's end state is durable before its dependents start. On a journaling store with
+    /// dependency scheduling, a completion is written at once but synced only when a dependent
+    /// needs it (or 50 ms later, or at the run's end), sharing one sync with every completion
+    /// made meanwhile; see ADR 4.
     case node
 }
 
