@@ -298,6 +298,42 @@ struct FileStoreTests {
         #expect(try await store.load(key) == state)
     }
 
+    @Test("outputs of a loaded snapshot read, compare, change, encode and save again like any other")
+    func sharedOutputs() async throws {
+        let directory = TemporaryDirectory()
+        defer { directory.cleanup() }
+        let store = try FlatBuffersStore(directory: directory.path)
+        let original = manyNodeState(nodes: 20_000)
+        try await store.save(original, durability: .buffered)
+        let key = try WorkflowKey(tenant: original.tenant, id: original.id)
+        var loaded = try await store.load(key)
+        #expect(loaded.nodes.map(\.output) == original.nodes.map(\.output), "outputs read back byte for byte, absent stays absent")
+        #expect(loaded.nodes.contains { $0.output == Data() }, "a present empty output stays present")
+        // Equality looks at the bytes, not at where they are kept.
+        #expect(loaded.nodes == original.nodes)
+        var changed = loaded.nodes[2]
+        changed.output = Data([1, 2, 3])
+        #expect(changed != loaded.nodes[2])
+        changed.output = loaded.nodes[2].output
+        #expect(changed == loaded.nodes[2])
+        changed.output = nil
+        #expect(changed != loaded.nodes[2] || loaded.nodes[2].output == nil)
+        // JSON is the same whichever way the output is held.
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        #expect(try encoder.encode(loaded) == encoder.encode(original))
+        #expect(try JSONDecoder().decode(WorkflowState.self, from: encoder.encode(loaded)) == original)
+        // Changing outputs in place, then saving the loaded state, round trips.
+        loaded.nodes[0].output?.append(contentsOf: [9, 9])
+        loaded.nodes[1].output = Data("new".utf8)
+        loaded.lastSequence += 1
+        try await store.save(loaded, durability: .buffered)
+        let again = try await store.load(key)
+        #expect(again.nodes[0].output == original.nodes[0].output.map { $0 + [9, 9] })
+        #expect(again.nodes[1].output == Data("new".utf8))
+        #expect(again.nodes[3...] == original.nodes[3...])
+    }
+
     @Test("concurrent saves and loads of large workflows share the scratch memory safely")
     func concurrentLargeSnapshots() async throws {
         let directory = TemporaryDirectory()

@@ -78,6 +78,12 @@ struct RawArena {
         guard let data else { return fbs_slice(offset: 0, length: FBS_ABSENT) }
         return data.withUnsafeBytes { copy($0) }
     }
+
+    /// Bytes, or absent for nil.
+    mutating func add(_ bytes: UnsafeRawBufferPointer?) -> fbs_slice {
+        guard let bytes else { return fbs_slice(offset: 0, length: FBS_ABSENT) }
+        return copy(bytes)
+    }
 }
 
 /// An encoder's result, owned until ``free()``.

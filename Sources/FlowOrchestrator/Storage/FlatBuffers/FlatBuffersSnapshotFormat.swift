@@ -52,7 +52,7 @@ struct FlatBuffersSnapshotFormat: SnapshotFormat {
             var bytes = 0
             for index in ranges[chunk] {
                 let node = state.nodes[index]
-                bytes += node.name.utf8.count + (node.lastError?.utf8.count ?? 0) + (node.output?.count ?? 0)
+                bytes += node.name.utf8.count + (node.lastError?.utf8.count ?? 0) + (node.storedOutput.count ?? 0)
             }
             rangeBytes.withLock { $0[chunk] = bytes }
         }
@@ -74,7 +74,7 @@ struct FlatBuffersSnapshotFormat: SnapshotFormat {
                         var entry = fbs_node_in()
                         entry.name = arena.add(node.name)
                         entry.error = arena.add(node.lastError)
-                        entry.output = arena.add(node.output)
+                        entry.output = node.storedOutput.withBytes { arena.add($0) }
                         entry.attempts = node.attempts
                         entry.status = fbs_node_status(UInt32(node.status.rawValue))
                         if let started = node.startedAt {
@@ -193,6 +193,18 @@ struct FlatBuffersSnapshotFormat: SnapshotFormat {
             DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
                 let range = (count * chunk / chunks)..<(count * (chunk + 1) / chunks)
                 withUnsafeTemporaryAllocation(of: fbs_node_view.self, capacity: batch) { views in
+                    // The range's outputs go into one buffer: size it, then fill it as the
+                    // nodes are made.
+                    var outputBytes = 0
+                    for first in stride(from: range.lowerBound, to: range.upperBound, by: batch) {
+                        let taken = min(batch, range.upperBound - first)
+                        _ = fbs_snapshot_read_nodes(shared.bytes.baseAddress, first, taken, views.baseAddress)
+                        for offset in 0..<taken where views[offset].output.data != nil {
+                            outputBytes += views[offset].output.length
+                        }
+                    }
+                    let outputs = SharedBytes(count: outputBytes)
+                    var written = 0
                     for first in stride(from: range.lowerBound, to: range.upperBound, by: batch) {
                         let taken = min(batch, range.upperBound - first)
                         _ = fbs_snapshot_read_nodes(shared.bytes.baseAddress, first, taken, views.baseAddress)
@@ -201,6 +213,13 @@ struct FlatBuffersSnapshotFormat: SnapshotFormat {
                             if !Names.isValid(utf8: UnsafeRawBufferPointer(start: view.name.data, count: view.name.length)) {
                                 badName.min(first + offset, ordering: .relaxed)
                             }
+                            var output = NodeOutputBytes.none
+                            if let data = view.output.data {
+                                let count = view.output.length
+                                (outputs.start + written).copyMemory(from: data, byteCount: count)
+                                output = .shared(outputs, offset: written, count: count)
+                                written += count
+                            }
                             (shared.nodes.baseAddress! + first + offset).initialize(
                                 to: NodeState(
                                     name: view.name.string ?? "",
@@ -208,7 +227,7 @@ struct FlatBuffersSnapshotFormat: SnapshotFormat {
                                     attempts: view.attempts,
                                     startedAt: view.has_started_at != 0 ? Date(microsecondsSince1970: view.started_at_us) : nil,
                                     endedAt: view.has_ended_at != 0 ? Date(microsecondsSince1970: view.ended_at_us) : nil,
-                                    lastError: view.error.string, output: view.output.bytes))
+                                    lastError: view.error.string, storedOutput: output))
                         }
                     }
                 }
