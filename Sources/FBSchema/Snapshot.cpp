@@ -440,10 +440,48 @@ fbs_code encode(const fbs_snapshot_in *in, fbs_buffer *out, fbs_error *err) {
     return FBS_OK;
 }
 
-fbs_code verify(const uint8_t *buf, size_t len, fbs_error *err) {
+/// The Snapshot table as the generated Snapshot::Verify checks it, except the Node tables: the
+/// nodes vector itself is checked (so its offsets can be read), each Node by verify_node_range.
+struct SnapshotRoot : private flatbuffers::Table {
+    using S = fb::Snapshot;
+
+    // Fields are read only after VerifyTableStart has checked the vtable, as in generated code.
+    bool Verify(flatbuffers::Verifier &v) const {
+        return VerifyTableStart(v) && VerifyField<uint32_t>(v, S::VT_FORMAT_VERSION, 4) &&
+               VerifyOffsetRequired(v, S::VT_ID) && v.VerifyString(string(S::VT_ID)) &&
+               VerifyOffset(v, S::VT_TENANT) && v.VerifyString(string(S::VT_TENANT)) &&
+               VerifyOffset(v, S::VT_FINGERPRINT) && v.VerifyString(string(S::VT_FINGERPRINT)) &&
+               VerifyField<uint8_t>(v, S::VT_STATUS, 1) && VerifyField<int64_t>(v, S::VT_CREATED_AT_US, 8) &&
+               VerifyField<int64_t>(v, S::VT_UPDATED_AT_US, 8) && VerifyField<uint64_t>(v, S::VT_LAST_SEQUENCE, 8) &&
+               VerifyOffset(v, S::VT_INPUT) && v.VerifyVector(bytes(S::VT_INPUT)) &&
+               VerifyOffset(v, S::VT_DEFINITION) && v.VerifyVector(bytes(S::VT_DEFINITION)) &&
+               VerifyOffset(v, S::VT_NODES) && v.VerifyVector(nodes()) && VerifyOffset(v, S::VT_DATA) &&
+               v.VerifyVector(data()) && v.VerifyVectorOfTables(data()) && v.EndTable();
+    }
+
+  private:
+    const flatbuffers::String *string(flatbuffers::voffset_t field) const {
+        return GetPointer<const flatbuffers::String *>(field);
+    }
+    const flatbuffers::Vector<uint8_t> *bytes(flatbuffers::voffset_t field) const {
+        return GetPointer<const flatbuffers::Vector<uint8_t> *>(field);
+    }
+    const flatbuffers::Vector<flatbuffers::Offset<fb::Node>> *nodes() const {
+        return GetPointer<const flatbuffers::Vector<flatbuffers::Offset<fb::Node>> *>(S::VT_NODES);
+    }
+    const flatbuffers::Vector<flatbuffers::Offset<fb::KeyValue>> *data() const {
+        return GetPointer<const flatbuffers::Vector<flatbuffers::Offset<fb::KeyValue>> *>(S::VT_DATA);
+    }
+};
+// Snapshot's fields, as SnapshotRoot verifies them: a field added to the schema must be added there.
+static_assert(fb::Snapshot::VT_DATA == 26, "Snapshot's fields changed: update SnapshotRoot");
+
+/// Everything but the Node tables: the buffer, the Snapshot table (with the nodes vector's own
+/// bounds) and the data entries, then the checks the Verifier does not make.
+fbs_code verify_root(const uint8_t *buf, size_t len, fbs_error *err) {
     fbs_code rc = check_buffer_prelude(buf, len, kIdentifier, "snapshot", err);
     if (rc != FBS_OK) return rc;
-    if (!run_verifier<fb::Snapshot>(buf, len, kIdentifier)) {
+    if (!run_verifier<SnapshotRoot>(buf, len, kIdentifier)) {
         set_error(err, FBS_ERR_VERIFY, FBS_NO_OFFSET, FBS_NO_INDEX,
                   "snapshot: FlatBuffers verifier rejected the buffer (%zu bytes)", len);
         return FBS_ERR_VERIFY;
@@ -471,21 +509,6 @@ fbs_code verify(const uint8_t *buf, size_t len, fbs_error *err) {
         (rc = strings.check(s->fingerprint(), "snapshot fingerprint", FBS_NO_INDEX, err)) != FBS_OK) {
         return rc;
     }
-    if (const auto *nodes = s->nodes()) {
-        const flatbuffers::uoffset_t count = nodes->size();
-        for (flatbuffers::uoffset_t i = 0; i < count; ++i) {
-            const fb::Node *n = nodes->Get(i);
-            if (static_cast<unsigned>(n->status()) > static_cast<unsigned>(fb::NodeStatus_MAX)) {
-                set_error(err, FBS_ERR_BAD_ENUM, offset_of(buf, n), i, "node %u: status %u is out of range", i,
-                          static_cast<unsigned>(n->status()));
-                return FBS_ERR_BAD_ENUM;
-            }
-            if ((rc = strings.check(n->name(), "node name", i, err)) != FBS_OK ||
-                (rc = strings.check(n->error(), "node error", i, err)) != FBS_OK) {
-                return rc;
-            }
-        }
-    }
     if (const auto *data = s->data()) {
         const flatbuffers::uoffset_t count = data->size();
         for (flatbuffers::uoffset_t i = 0; i < count; ++i) {
@@ -499,6 +522,47 @@ fbs_code verify(const uint8_t *buf, size_t len, fbs_error *err) {
         }
     }
     return FBS_OK;
+}
+
+/// Node tables [first, first + count) of a buffer that passed verify_root: the Verifier's
+/// checks, then statuses in range and names and errors valid UTF-8.
+fbs_code verify_node_range(const uint8_t *buf, size_t len, size_t first, size_t count, fbs_error *err) {
+    const auto *nodes = fb::GetSnapshot(buf)->nodes();
+    const size_t total = nodes ? nodes->size() : 0;
+    if (first > total || count > total - first) {
+        set_error(err, FBS_ERR_OUT_OF_RANGE, FBS_NO_OFFSET, first, "nodes %zu..<%zu: the snapshot has %zu", first,
+                  first + count, total);
+        return FBS_ERR_OUT_OF_RANGE;
+    }
+    const uint64_t tables = 1000000u + static_cast<uint64_t>(len) / 4u;
+    flatbuffers::Verifier verifier(buf, len, 64,
+                                   static_cast<flatbuffers::uoffset_t>(tables > 0xFFFFFFFFu ? 0xFFFFFFFFu : tables));
+    StringChecker strings(buf, len);
+    fbs_code rc;
+    for (size_t i = first; i < first + count; ++i) {
+        const fb::Node *n = nodes->Get(static_cast<flatbuffers::uoffset_t>(i));
+        if (!n->Verify(verifier)) {
+            set_error(err, FBS_ERR_VERIFY, FBS_NO_OFFSET, i, "snapshot: FlatBuffers verifier rejected node %zu", i);
+            return FBS_ERR_VERIFY;
+        }
+        if (static_cast<unsigned>(n->status()) > static_cast<unsigned>(fb::NodeStatus_MAX)) {
+            set_error(err, FBS_ERR_BAD_ENUM, offset_of(buf, n), i, "node %zu: status %u is out of range", i,
+                      static_cast<unsigned>(n->status()));
+            return FBS_ERR_BAD_ENUM;
+        }
+        if ((rc = strings.check(n->name(), "node name", i, err)) != FBS_OK ||
+            (rc = strings.check(n->error(), "node error", i, err)) != FBS_OK) {
+            return rc;
+        }
+    }
+    return FBS_OK;
+}
+
+fbs_code verify(const uint8_t *buf, size_t len, fbs_error *err) {
+    fbs_code rc = verify_root(buf, len, err);
+    if (rc != FBS_OK) return rc;
+    const auto *nodes = fb::GetSnapshot(buf)->nodes();
+    return verify_node_range(buf, len, 0, nodes ? nodes->size() : 0, err);
 }
 
 }  // namespace
@@ -518,6 +582,20 @@ fbs_code fbs_snapshot_encode(const fbs_snapshot_in *in, fbs_buffer *out, fbs_err
 fbs_code fbs_snapshot_verify(const void *buf, size_t len, fbs_error *err) {
     clear_error(err);
     return guarded(err, [&] { return verify(static_cast<const uint8_t *>(buf), len, err); });
+}
+
+fbs_code fbs_snapshot_verify_root(const void *buf, size_t len, fbs_error *err) {
+    clear_error(err);
+    return guarded(err, [&] { return verify_root(static_cast<const uint8_t *>(buf), len, err); });
+}
+
+fbs_code fbs_snapshot_verify_nodes(const void *buf, size_t len, size_t first, size_t count, fbs_error *err) {
+    clear_error(err);
+    if (buf == nullptr) {
+        set_error(err, FBS_ERR_INVALID_ARGUMENT, FBS_NO_OFFSET, FBS_NO_INDEX, "NULL buffer");
+        return FBS_ERR_INVALID_ARGUMENT;
+    }
+    return guarded(err, [&] { return verify_node_range(static_cast<const uint8_t *>(buf), len, first, count, err); });
 }
 
 fbs_code fbs_snapshot_read_header(const void *buf, fbs_snapshot_view *out) {

@@ -603,6 +603,71 @@ struct FBSchemaCAPITests {
         #expect(tooLarge == FBS_ERR_TOO_LARGE)
     }
 
+    @Test("verification in parts: the root, then node ranges, finds what the whole verification finds")
+    func verifyInParts() throws {
+        var snapshot = sampleSnapshot()
+        snapshot.nodes = (0..<2_000).map { TestNode(name: "n\($0)", status: FBS_NODE_COMPLETED, attempts: 1, output: [1, 2]) }
+        var other = snapshot
+        other.nodes[1_500].status = FBS_NODE_FAILED
+        let good = try encode(snapshot)
+        let statusAt = try #require(singleDifference(good, try encode(other)))
+        var error = fbs_error()
+        #expect(fbs_snapshot_verify_root(good.raw, good.count, &error) == FBS_OK)
+        for (first, count) in [(0, 2_000), (0, 1_000), (1_000, 1_000), (1_999, 1), (2_000, 0)] {
+            #expect(fbs_snapshot_verify_nodes(good.raw, good.count, first, count, &error) == FBS_OK, "\(first)+\(count)")
+        }
+        #expect(fbs_snapshot_verify_nodes(good.raw, good.count, 1_500, 501, &error) == FBS_ERR_OUT_OF_RANGE)
+
+        // A bad node status: the root still verifies; only the range holding that node fails.
+        let corrupt = good.copy()
+        corrupt[statusAt] = 0xEE
+        #expect(verifySnapshot(corrupt)?.code == FBS_ERR_BAD_ENUM)
+        #expect(fbs_snapshot_verify_root(corrupt.raw, corrupt.count, &error) == FBS_OK)
+        #expect(fbs_snapshot_verify_nodes(corrupt.raw, corrupt.count, 0, 1_500, &error) == FBS_OK)
+        #expect(fbs_snapshot_verify_nodes(corrupt.raw, corrupt.count, 1_400, 200, &error) == FBS_ERR_BAD_ENUM)
+        #expect(error.index == 1_500)
+
+        // Root damage is the root's to find: a broken root offset.
+        let brokenRoot = good.copy()
+        brokenRoot[3] ^= 0x40
+        #expect(fbs_snapshot_verify_root(brokenRoot.raw, brokenRoot.count, &error) == FBS_ERR_VERIFY)
+
+        // Every single-byte change either verifies both ways or fails both ways.
+        for offset in stride(from: 0, to: good.count, by: 97) {
+            let changed = good.copy()
+            changed[offset] ^= 0x5A
+            let whole = verifySnapshot(changed) == nil
+            var parts = fbs_snapshot_verify_root(changed.raw, changed.count, &error) == FBS_OK
+            if parts {
+                var header = fbs_snapshot_view()
+                _ = fbs_snapshot_read_header(changed.raw, &header)
+                parts = fbs_snapshot_verify_nodes(changed.raw, changed.count, 0, header.node_count, &error) == FBS_OK
+            }
+            #expect(whole == parts, "byte \(offset)")
+        }
+    }
+
+    @Test("the hand-written node layout and root verification name every field of the schema")
+    func handWrittenCodeCoversSchema() throws {
+        // Node tables are written, and the Snapshot root verified, by code in Snapshot.cpp rather
+        // than by flatc's output: a field added to either table must be handled there too.
+        let schema = try String(contentsOfFile: "\(packageRoot)/Schemas/workflow.fbs", encoding: .utf8)
+        let code = try String(contentsOfFile: "\(packageRoot)/Sources/FBSchema/Snapshot.cpp", encoding: .utf8)
+        for table in ["Node", "Snapshot"] {
+            let body = try #require(schema.components(separatedBy: "table \(table) {").dropFirst().first?
+                .components(separatedBy: "}").first)
+            let fields = body.split(separator: "\n").compactMap { line -> String? in
+                let text = line.trimmingCharacters(in: .whitespaces)
+                guard !text.hasPrefix("//"), let colon = text.firstIndex(of: ":") else { return nil }
+                return String(text[..<colon])
+            }
+            #expect(fields.count >= 7, "\(table): \(fields)")
+            for field in fields {
+                #expect(code.contains("VT_\(field.uppercased())"), "\(table).\(field) is not handled in Snapshot.cpp")
+            }
+        }
+    }
+
     @Test("verify rejects out-of-range node and workflow statuses")
     func verifyRejectsBadEnums() throws {
         // Two snapshots that differ only in one status locate that status byte.

@@ -334,6 +334,30 @@ struct FileStoreTests {
         #expect(again.nodes[3...] == original.nodes[3...])
     }
 
+    @Test("a bad node deep in a large snapshot is refused by the range that verifies it")
+    func badNodeInLargeSnapshot() async throws {
+        let directory = TemporaryDirectory()
+        defer { directory.cleanup() }
+        let store = try FlatBuffersStore(directory: directory.path)
+        let state = manyNodeState(nodes: 30_000)
+        try await store.save(state, durability: .buffered)
+        // Two encodings that differ in one node's status locate its byte.
+        var other = state
+        other.nodes[25_001].status = other.nodes[25_001].status == .failed ? .skipped : .failed
+        var raw = try SnapshotEncoding.flatBuffer(state)
+        let changed = try SnapshotEncoding.flatBuffer(other)
+        let differences = raw.indices.filter { raw[$0] != changed[$0] }
+        try #require(differences.count == 1)
+        raw[differences[0]] = 0xEE
+        let file = try raw.withUnsafeBytes { try Zstd.compress($0, level: 1, threads: 2, scratch: ScratchPool()) }
+        try Data(file).write(to: URL(fileURLWithPath: "\(directory.path)/\(state.tenant)/\(state.id)/snapshot.fb.zst"))
+        let error = await #expect(throws: FlowError.self) {
+            try await store.load(WorkflowKey(tenant: state.tenant, id: state.id))
+        }
+        #expect(error?.code == .corruptData)
+        #expect(error?.message.contains("node 25001: status 238 is out of range") == true, "\(error?.message ?? "")")
+    }
+
     @Test("concurrent saves and loads of large workflows share the scratch memory safely")
     func concurrentLargeSnapshots() async throws {
         let directory = TemporaryDirectory()

@@ -273,6 +273,14 @@ fbs_code fbs_snapshot_encode(const fbs_snapshot_in *in, fbs_buffer *out, fbs_err
  *  strictly ascending. FBS_OK means the read functions below are safe on this buffer. */
 fbs_code fbs_snapshot_verify(const void *buf, size_t len, fbs_error *err);
 
+/** fbs_snapshot_verify in parts, so that the nodes can be checked on several threads: the root
+ *  (everything but the Node tables), then the Node tables [first, first + count) with their
+ *  statuses and UTF-8. After verify_root, read_header and read_data are safe; read_nodes is safe
+ *  on a range once verify_nodes accepted it. verify_nodes on a buffer that did not pass
+ *  verify_root is undefined behaviour. */
+fbs_code fbs_snapshot_verify_root(const void *buf, size_t len, fbs_error *err);
+fbs_code fbs_snapshot_verify_nodes(const void *buf, size_t len, size_t first, size_t count, fbs_error *err);
+
 /** Scalars, strings and blobs of a verified snapshot, plus the node and data counts. */
 fbs_code fbs_snapshot_read_header(const void *buf, fbs_snapshot_view *out);
 

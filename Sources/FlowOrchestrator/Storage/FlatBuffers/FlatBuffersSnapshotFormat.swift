@@ -156,7 +156,8 @@ struct FlatBuffersSnapshotFormat: SnapshotFormat {
     func decodeVerified(_ raw: AlignedBuffer, path: String) throws -> WorkflowState {
         let bytes = raw.bytes
         var error = fbs_error()
-        let code = fbs_snapshot_verify(bytes.baseAddress, bytes.count, &error)
+        // The root here; each node range is verified by the thread that decodes it.
+        let code = fbs_snapshot_verify_root(bytes.baseAddress, bytes.count, &error)
         guard code == FBS_OK else { throw FBSErrors.flowError(error, path: path) }
         var header = fbs_snapshot_view()
         _ = fbs_snapshot_read_header(bytes.baseAddress, &header)
@@ -182,32 +183,38 @@ struct FlatBuffersSnapshotFormat: SnapshotFormat {
         return state
     }
 
-    /// The nodes of a verified snapshot, converted (and their names checked) in parallel ranges
-    /// when there are many; each range reads its views in small batches.
+    /// The nodes of a snapshot whose root is verified, verified and converted (and their names
+    /// checked) in parallel ranges when there are many; each range verifies and reads its nodes
+    /// in small batches, and the outputs of a batch share one allocation.
     private static func decodeNodes(_ bytes: UnsafeRawBufferPointer, count: Int, path: String) throws -> [NodeState] {
         let chunks = threads(forNodes: count)
         let badName = Atomic<Int>(Int.max)
         let batch = 256
+        // Per range: how many nodes it made, and the error that stopped it.
+        let outcomes = Locked([(made: Int, error: FlowError?)](repeating: (0, nil), count: chunks))
+        let ranges = (0..<chunks).map { (count * $0 / chunks)..<(count * ($0 + 1) / chunks) }
         let nodes = [NodeState](unsafeUninitializedCapacity: count) { buffer, initialized in
             let shared = SharedBuffers(bytes: bytes, nodes: buffer)
             DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
-                let range = (count * chunk / chunks)..<(count * (chunk + 1) / chunks)
+                let range = ranges[chunk]
                 withUnsafeTemporaryAllocation(of: fbs_node_view.self, capacity: batch) { views in
-                    // The range's outputs go into one buffer: size it, then fill it as the
-                    // nodes are made.
-                    var outputBytes = 0
                     for first in stride(from: range.lowerBound, to: range.upperBound, by: batch) {
                         let taken = min(batch, range.upperBound - first)
+                        var error = fbs_error()
+                        guard fbs_snapshot_verify_nodes(shared.bytes.baseAddress, shared.bytes.count, first, taken, &error) == FBS_OK
+                        else {
+                            let failure = FBSErrors.flowError(error, path: path)
+                            outcomes.withLock { $0[chunk] = (first - range.lowerBound, failure) }
+                            return
+                        }
                         _ = fbs_snapshot_read_nodes(shared.bytes.baseAddress, first, taken, views.baseAddress)
+                        // The batch's outputs share one buffer.
+                        var outputBytes = 0
                         for offset in 0..<taken where views[offset].output.data != nil {
                             outputBytes += views[offset].output.length
                         }
-                    }
-                    let outputs = SharedBytes(count: outputBytes)
-                    var written = 0
-                    for first in stride(from: range.lowerBound, to: range.upperBound, by: batch) {
-                        let taken = min(batch, range.upperBound - first)
-                        _ = fbs_snapshot_read_nodes(shared.bytes.baseAddress, first, taken, views.baseAddress)
+                        let outputs = SharedBytes(count: outputBytes)
+                        var written = 0
                         for offset in 0..<taken {
                             let view = views[offset]
                             if !Names.isValid(utf8: UnsafeRawBufferPointer(start: view.name.data, count: view.name.length)) {
@@ -230,10 +237,21 @@ struct FlatBuffersSnapshotFormat: SnapshotFormat {
                                     lastError: view.error.string, storedOutput: output))
                         }
                     }
+                    outcomes.withLock { $0[chunk].made = range.count }
                 }
             }
-            initialized = count
+            let made = outcomes.withLock { $0 }
+            if made.allSatisfy({ $0.error == nil }) {
+                initialized = count
+            } else {
+                // Hand back nothing: undo what the ranges made.
+                for (chunk, outcome) in made.enumerated() {
+                    (buffer.baseAddress! + ranges[chunk].lowerBound).deinitialize(count: outcome.made)
+                }
+                initialized = 0
+            }
         }
+        if let failure = outcomes.withLock({ $0.lazy.compactMap(\.error).first }) { throw failure }
         let bad = badName.load(ordering: .relaxed)
         if bad != Int.max {
             throw FlowError(.corruptData, "\(path): node \(bad) name \(Names.problem(with: nodes[bad].name) ?? "is invalid")")
