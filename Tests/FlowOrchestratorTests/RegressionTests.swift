@@ -412,6 +412,34 @@ struct RegressionTests {
         #expect(try await store.verify().count == 1)
         #expect(ContinuousClock.now - started < .seconds(5))
     }
+
+    /// Found by the ThreadSanitizer run of the whole suite on 4b53908: EventTests "without kept
+    /// history, compacted events are declared gone" failed when the run's last compaction left an
+    /// empty journal (TSan's timing moved where the group commits ended). `history` returned no
+    /// events instead of throwing `historyUnavailable`: it declared events gone only when it met a
+    /// later record, and a journal with none has no later record. The input: a snapshot at 3 and
+    /// an empty journal based at 3, events 1 to 3 compacted away without keepHistory.
+    @Test(
+        "history declares the events compacted into the snapshot gone when the journal after it is empty",
+        .disabled("bug: FlatBuffersStore.historyEvents returns [] for events folded into the snapshot when the journal holds no record; proposed fix Fuzz/patches/0013-history-declares-events-before-a-journal-base-gone.diff"))
+    func historyWithEmptyJournalAfterCompaction() async throws {
+        let directory = TemporaryDirectory()
+        defer { directory.cleanup() }
+        let state = fuzzFixtureState()
+        let root = try storeWith(
+            [
+                "snapshot.fb.zst": try SnapshotEncoding.compressedSnapshot(state),
+                "journal.log": JournalCodec.header(base: state.lastSequence),
+            ], in: directory)
+        let store = try FlatBuffersStore(directory: root)
+        let key = try WorkflowKey(id: "wf")
+        #expect(try await store.load(key) == state)
+        let error = await #expect(throws: FlowError.self) { try await store.history(key) }
+        #expect(error?.code == .historyUnavailable)
+        #expect(error?.message.contains("events 1 to 3 are not in its history") == true)
+        // Nothing is missing after the snapshot: no error, no event.
+        #expect(try await store.history(key, from: state.lastSequence + 1) == [])
+    }
 }
 
 /// The system file layer, except that the first time `journal` is opened for reading, `renames`
