@@ -118,8 +118,11 @@ struct EventTests {
         let error = await #expect(throws: FlowError.self) { try await store.history(key) }
         #expect(error?.code == .historyUnavailable)
         #expect(error?.message.contains("not in its history") == true)
+        // The events after the last compaction, if any: where the run's last compaction falls
+        // depends on how the group commits went (under ThreadSanitizer it was the very end).
         let snapshot = try store.engine.loadSnapshot(key)!.state.lastSequence
-        #expect(try await store.history(key, from: snapshot + 1).first?.sequence == snapshot + 1)
+        let last = try await store.load(key).lastSequence
+        #expect(try await store.history(key, from: snapshot + 1).map(\.sequence) == Array((snapshot + 1)..<(last + 1)))
     }
 
     @Test("a consumer stopped mid-stream resumes after its last acknowledged event")

@@ -419,9 +419,7 @@ struct RegressionTests {
     /// events instead of throwing `historyUnavailable`: it declared events gone only when it met a
     /// later record, and a journal with none has no later record. The input: a snapshot at 3 and
     /// an empty journal based at 3, events 1 to 3 compacted away without keepHistory.
-    @Test(
-        "history declares the events compacted into the snapshot gone when the journal after it is empty",
-        .disabled("bug: FlatBuffersStore.historyEvents returns [] for events folded into the snapshot when the journal holds no record; proposed fix Fuzz/patches/0013-history-declares-events-before-a-journal-base-gone.diff"))
+    @Test("history declares the events compacted into the snapshot gone when the journal after it is empty")
     func historyWithEmptyJournalAfterCompaction() async throws {
         let directory = TemporaryDirectory()
         defer { directory.cleanup() }

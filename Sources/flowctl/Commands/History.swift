@@ -43,7 +43,13 @@ struct History: AsyncParsableCommand {
             throw CLIError(.usage, "workflow \(key) has \(state.lastSequence) events; there is no event \(last)")
         }
         // From the first event, so that the text form knows the attempt of each completion.
-        let events = try await store.history(key, from: 1).prefix { $0.sequence <= last }
+        let events: ArraySlice<WorkflowEvent>
+        do {
+            events = try await store.history(key, from: 1).prefix { $0.sequence <= last }
+        } catch let error as FlowError where error.code == .historyUnavailable && last > 0 {
+            // Not even the first event was recorded (flowctl keeps the history of compactions).
+            throw CLIError(.storeOrData, Self.notRecorded(key, 0, state))
+        }
         if events.last?.sequence != last, last > 0 {
             throw CLIError(.storeOrData, Self.notRecorded(key, events.last?.sequence ?? 0, state))
         }

@@ -79,6 +79,16 @@ extension FlatBuffersStore {
             if let damage = scan.damage, !damage.isTail {
                 throw FlowError(.corruptData, "\(path): damaged at offset \(damage.offset) (\(damage.message))")
             }
+            // The first wanted event is at or before this journal's base, and no earlier journal
+            // held it: it was compacted away. Said here, not only at the next record, because after
+            // a compaction the journal may hold none. (A gap after events already found is a
+            // whole-state save's jump; it ends the history, as before.)
+            if header.base_sequence >= next, events.isEmpty {
+                guard next <= last, limit > 0 else { return events }
+                throw FlowError(
+                    .historyUnavailable,
+                    "workflow \(key): events \(next) to \(header.base_sequence) are not in its history (compacted away without keepHistory, or lost)")
+            }
             // The rule replay applies: records follow the header's base one by one, so that
             // history never serves a journal that load refuses.
             var previous = header.base_sequence
