@@ -55,7 +55,8 @@ final class Progress: Sendable {
 
     /// Records `event`; in plain mode prints its line.
     func handle(_ event: WorkflowEvent) {
-        guard let node = event.node else { return }
+        // Quiet mode shows only the final line, made from the run's result: no model to keep.
+        guard mode != .quiet, let node = event.node else { return }
         let line: String? = model.withLock { model in
             model.dirty = true
             switch event.kind {
