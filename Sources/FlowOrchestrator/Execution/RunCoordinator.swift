@@ -12,8 +12,9 @@ import Logging
 /// made when a worker would otherwise wait (no ready node, or an idle worker), when the run
 /// ends, or when the oldest unsynced completion has waited ``maxSyncDelay``. While other nodes
 /// are ready, workers go on running them, and one `fdatasync` covers every completion made
-/// meanwhile. The completion itself is written (unsynced) with the next write, at the latest
-/// with the next node's start, so a process crash loses no more than before.
+/// meanwhile. The completion itself is written (unsynced) with the next write: usually the next
+/// node's start, at the latest the timer's commit. A process crash before then makes the node
+/// run again on resume, which at-least-once execution allows (ADR 4).
 final class RunCoordinator: Sendable {
     private enum Outcome {
         case completed(Data)
