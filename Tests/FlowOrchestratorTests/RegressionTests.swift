@@ -29,6 +29,19 @@ private func storeWith(_ files: [String: [UInt8]], in directory: TemporaryDirect
     return "\(directory.path)/store"
 }
 
+/// A store holding `state`'s snapshot and a journal after it whose records carry `sequences`,
+/// in that order (whether or not they follow on).
+private func storeWithJournal(of sequences: [UInt64], after state: WorkflowState, in directory: TemporaryDirectory) throws -> String {
+    let events = sequences.enumerated().map { index, sequence in
+        WorkflowEvent(sequence: sequence, time: .nowMicroseconds(), kind: .dataSet, key: "record \(index)", payload: Data())
+    }
+    let frames = try JournalCodec.encode(events)
+    let journal = JournalCodec.header(base: state.lastSequence) + Array(frames.bytes)
+    frames.free()
+    return try storeWith(
+        ["snapshot.fb.zst": try SnapshotEncoding.compressedSnapshot(state), "journal.log": journal], in: directory)
+}
+
 /// The state the fuzz fixtures describe: workflow `default/wf` with a few nodes.
 private func fuzzFixtureState() -> WorkflowState {
     var state = WorkflowState(
@@ -278,15 +291,7 @@ struct RegressionTests {
         let directory = TemporaryDirectory()
         defer { directory.cleanup() }
         let state = fuzzFixtureState()
-        let events = sequences.enumerated().map { index, sequence in
-            WorkflowEvent(
-                sequence: sequence, time: .nowMicroseconds(), kind: .dataSet, key: "record \(index)", payload: Data())
-        }
-        let frames = try JournalCodec.encode(events)
-        let journal = JournalCodec.header(base: state.lastSequence) + Array(frames.bytes)
-        frames.free()
-        let root = try storeWith(
-            ["snapshot.fb.zst": try SnapshotEncoding.compressedSnapshot(state), "journal.log": journal], in: directory)
+        let root = try storeWithJournal(of: sequences, after: state, in: directory)
         let error = await #expect(throws: FlowError.self) {
             try await FlatBuffersStore(directory: root).load(WorkflowKey(id: "wf"))
         }
@@ -303,15 +308,7 @@ struct RegressionTests {
         let directory = TemporaryDirectory()
         defer { directory.cleanup() }
         let state = fuzzFixtureState()
-        let events = sequences.enumerated().map { index, sequence in
-            WorkflowEvent(
-                sequence: sequence, time: .nowMicroseconds(), kind: .dataSet, key: "record \(index)", payload: Data())
-        }
-        let frames = try JournalCodec.encode(events)
-        let journal = JournalCodec.header(base: state.lastSequence) + Array(frames.bytes)
-        frames.free()
-        let root = try storeWith(
-            ["snapshot.fb.zst": try SnapshotEncoding.compressedSnapshot(state), "journal.log": journal], in: directory)
+        let root = try storeWithJournal(of: sequences, after: state, in: directory)
         let error = await #expect(throws: FlowError.self) {
             try await FlatBuffersStore(directory: root).history(WorkflowKey(id: "wf"), from: state.lastSequence + 1)
         }

@@ -39,13 +39,9 @@ public struct NodeState: Sendable, Equatable, Codable {
         name: String, status: NodeStatus, attempts: UInt32, startedAt: Date?, endedAt: Date?,
         lastError: String?, output: Data?
     ) {
-        self.name = name
-        self.status = status
-        self.attempts = attempts
-        self.startedAt = startedAt
-        self.endedAt = endedAt
-        self.lastError = lastError
-        self.output = output
+        self.init(
+            name: name, status: status, attempts: attempts, startedAt: startedAt, endedAt: endedAt,
+            lastError: lastError, storedOutput: NodeOutputBytes(output))
     }
 
     /// A node state whose output is stored as given (a slice of a shared buffer).

@@ -11,16 +11,6 @@ struct Arena {
         bytes.reserveCapacity(capacity)
     }
 
-    /// An arena holding `bytes` already.
-    init(_ bytes: [UInt8]) { self.bytes = bytes }
-
-    /// Appends `raw` as is; returns the offset it starts at.
-    mutating func append(raw: [UInt8]) -> Int {
-        let offset = bytes.count
-        bytes.append(contentsOf: raw)
-        return offset
-    }
-
     mutating func add(_ string: String) -> fbs_slice {
         let offset = bytes.count
         var string = string

@@ -89,16 +89,8 @@ extension FlatBuffersStore {
                     .historyUnavailable,
                     "workflow \(key): events \(next) to \(header.base_sequence) are not in its history (compacted away without keepHistory, or lost)")
             }
-            // The rule replay applies: records follow the header's base one by one, so that
-            // history never serves a journal that load refuses.
-            var previous = header.base_sequence
-            for event in scan.events {
-                guard event.sequence == previous &+ 1 else {
-                    throw FlowError(
-                        .corruptData, "\(path): record \(event.sequence) follows record \(previous); records must be consecutive")
-                }
-                previous = event.sequence
-            }
+            // The rule replay applies, so that history never serves a journal that load refuses.
+            try scan.requireConsecutive(after: header.base_sequence, path: path)
             for event in scan.events where event.sequence >= next {
                 guard event.sequence == next else {
                     throw FlowError(

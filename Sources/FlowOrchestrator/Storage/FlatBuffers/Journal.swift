@@ -174,17 +174,8 @@ struct JournalReader {
             }
             outcome.cutTail = (damage.offset, damage.message)
         }
-        // Records are numbered base + 1, base + 2, ... with no gap, repeat or step back (ADR 3);
-        // those the snapshot already holds are skipped, but they must follow on too, or a
-        // repeated or misplaced record would be dropped without a word.
-        var previous = header.base_sequence
-        for event in scan.events {
-            guard event.sequence == previous &+ 1 else {
-                throw FlowError(
-                    .corruptData, "\(path): record \(event.sequence) follows record \(previous); records must be consecutive")
-            }
-            previous = event.sequence
-        }
+        // Records the snapshot already holds are skipped below, but they must follow on too.
+        try scan.requireConsecutive(after: header.base_sequence, path: path)
         for event in scan.events where event.sequence > state.lastSequence {
             guard event.sequence == state.lastSequence + 1 else {
                 throw FlowError(

@@ -62,6 +62,20 @@ enum JournalCodec {
         var goodEnd: Int
         /// Why the scan stopped early, with the file offset of the bad frame; nil at a clean end.
         var damage: (offset: Int, message: String, isTail: Bool)?
+
+        /// Throws `corruptData` unless the records are numbered `base + 1`, `base + 2`, ... with
+        /// no gap, repeat or step back (ADR 3): the rule every reader of a journal applies, so
+        /// that a repeated or misplaced record is never dropped without a word.
+        func requireConsecutive(after base: UInt64, path: String) throws {
+            var previous = base
+            for event in events {
+                guard event.sequence == previous &+ 1 else {
+                    throw FlowError(
+                        .corruptData, "\(path): record \(event.sequence) follows record \(previous); records must be consecutive")
+                }
+                previous = event.sequence
+            }
+        }
     }
 
     /// Reads every good frame of `buffer` (a whole journal file, header included, 8-aligned) and
