@@ -358,6 +358,23 @@ struct FileStoreTests {
         #expect(error?.message.contains("node 25001: status 238 is out of range") == true, "\(error?.message ?? "")")
     }
 
+    @Test("the scratch pool reuses buffers, never lends one twice at once, and keeps no more than its limit")
+    func scratchPool() {
+        let pool = ScratchPool(retainedBytes: 1 << 20)
+        let first = pool.withBuffer(600 << 10) { UInt(bitPattern: $0.baseAddress) }
+        #expect(pool.keptBytes == 600 << 10)
+        // The kept buffer serves a smaller request; a nested request gets another one.
+        pool.withBuffer(100 << 10) { outer in
+            #expect(UInt(bitPattern: outer.baseAddress) == first)
+            #expect(outer.count == 100 << 10)
+            pool.withBuffer(100 << 10) { inner in #expect(inner.baseAddress != outer.baseAddress) }
+        }
+        // Two buffers kept (600 KiB + 100 KiB) fit the 1 MiB limit; a 2 MiB one does not.
+        #expect(pool.keptBytes == 700 << 10)
+        pool.withBuffer(2 << 20) { #expect($0.count == 2 << 20) }
+        #expect(pool.keptBytes == 700 << 10)
+    }
+
     @Test("concurrent saves and loads of large workflows share the scratch memory safely")
     func concurrentLargeSnapshots() async throws {
         let directory = TemporaryDirectory()

@@ -34,6 +34,11 @@ final class ScratchPool: Sendable {
         }
     }
 
+    /// The bytes of the buffers kept for later calls.
+    var keptBytes: Int {
+        free.withLock { $0.buffers.reduce(0) { $0 + $1.count } }
+    }
+
     /// Runs `body` with at least `count` bytes (16-aligned, uninitialized), lent for the call.
     func withBuffer<Result>(
         _ count: Int, _ body: (UnsafeMutableRawBufferPointer) throws -> Result
