@@ -5,7 +5,7 @@ import Foundation
 /// interrupted cleanly by SIGINT or SIGTERM.
 struct RunSession {
     var global: GlobalOptions
-    var store: FileWorkflowStore
+    var store: any FileWorkflowStore
     var key: WorkflowKey
     var definition: WorkflowDefinition
     var settings: RunSettings
