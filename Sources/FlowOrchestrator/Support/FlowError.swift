@@ -19,7 +19,7 @@ public struct FlowError: Error, Sendable, CustomStringConvertible {
             case notFound, alreadyExists, fingerprintMismatch, payloadTooLarge
             case invalidID, corruptData, unsupportedFormat, io, locked
             case persistenceFailed, invalidArgument, invalidDefinition, timeout, writerStopped
-            case historyUnavailable, staleWriter
+            case historyUnavailable, staleWriter, newerFormat, cancelled
         }
         fileprivate var wrapped: Wrapped
         fileprivate init(_ wrapped: Wrapped) { self.wrapped = wrapped }
@@ -68,6 +68,11 @@ public struct FlowError: Error, Sendable, CustomStringConvertible {
         /// A write came through a writer that a later ``WorkflowStore/acquireWriter(_:)`` fenced
         /// off (its epoch is older than the stored one); nothing was written.
         public static let staleWriter = Code(.staleWriter)
+        /// A stored file holds a value this version does not know (a status or event kind added
+        /// by a newer version): upgrade to read it. The file is left as it is.
+        public static let newerFormat = Code(.newerFormat)
+        /// The workflow was cancelled by request, which is final: reset it to run it again.
+        public static let cancelled = Code(.cancelled)
 
         public var description: String {
             switch wrapped {
@@ -92,6 +97,8 @@ public struct FlowError: Error, Sendable, CustomStringConvertible {
             case .writerStopped: "writer stopped"
             case .historyUnavailable: "history unavailable"
             case .staleWriter: "stale writer"
+            case .newerFormat: "newer format"
+            case .cancelled: "cancelled"
             }
         }
     }

@@ -40,7 +40,7 @@ struct RunSession {
         if interrupted { return .interrupted }
         switch result.status {
         case .completed: return .success
-        case .cancelled: return .interrupted
+        case .cancelled, .interrupted: return .interrupted
         default: return .workflowFailed
         }
     }
