@@ -116,6 +116,7 @@ struct TemporaryDirectory {
     }
 
     func cleanup() {
+        if getenv("KEEP_TMP") != nil { return }
         _ = try? FileIO(layer: SystemFileLayer()).removeTree(path)
     }
 }

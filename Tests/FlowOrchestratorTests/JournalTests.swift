@@ -416,10 +416,12 @@ struct JournalTests {
             state.lastSequence = 5
             return state
         }
+        // One writer owns the workflow's writes; many tasks save through it at once.
+        let writer = try await store.acquireWriter(key)
         try await withThrowingTaskGroup(of: Void.self) { group in
             for state in states {
                 group.addTask {
-                    for _ in 0..<20 { try await store.saveState(state, durability: .buffered) }
+                    for _ in 0..<20 { try await writer.save(state, durability: .buffered) }
                 }
             }
             group.addTask {
@@ -430,6 +432,7 @@ struct JournalTests {
             }
             try await group.waitForAll()
         }
+        await writer.release()
     }
 
     @Test("a second writer on a running workflow is refused")
