@@ -116,6 +116,7 @@ struct TemporaryDirectory {
     }
 
     func cleanup() {
+        // KEEP_TMP=1 keeps every test's directory, to look at what a failing test left.
         if getenv("KEEP_TMP") != nil { return }
         _ = try? FileIO(layer: SystemFileLayer()).removeTree(path)
     }
