@@ -173,7 +173,7 @@ struct ExecutorTests {
         #expect(result.state[node: "sleepy"]?.lastError?.contains("timed out after") == true)
     }
 
-    @Test("cancelling the task records cancelled, never failed")
+    @Test("cancelling the task records interrupted (which resumes), never failed or cancelled")
     func cancellation() async throws {
         let started = Mutex(false)
         var dag = DAG()
@@ -189,10 +189,10 @@ struct ExecutorTests {
         while !started.withLock({ $0 }) { try await Task.sleep(for: .milliseconds(2)) }
         task.cancel()
         let result = try await task.value
-        #expect(result.status == .cancelled)
-        #expect(result.state[node: "long"]?.status == .cancelled)
+        #expect(result.status == .interrupted)
+        #expect(result.state[node: "long"]?.status == .interrupted)
         #expect(result.state[node: "after"]?.status == .pending)
-        #expect(try await store.load(WorkflowKey(id: "cancel")).status == .cancelled)
+        #expect(try await store.load(WorkflowKey(id: "cancel")).status == .interrupted)
     }
 
     /// a fails as soon as c is running; b needs a; c is independent and slow; d needs c.
@@ -310,7 +310,7 @@ struct ExecutorTests {
         crashed.nodes[1].status = .running
         crashed.nodes[1].attempts = 1
         let store = InMemoryStore()
-        try await store.save(crashed, durability: .fsync)
+        try await store.saveState(crashed, durability: .fsync)
 
         let result = try await Workflow(id: "crash", tenant: "t1", dag: dag, store: store).execute()
         #expect(result.status == .completed)
@@ -482,14 +482,14 @@ struct ExecutorTests {
     func singleWriter() async throws {
         let store = InMemoryStore()
         let key = try WorkflowKey(id: "locked")
-        let lease = try await store.acquireWriter(key)
+        let writer = try await store.acquireWriter(key)
         var dag = DAG()
         try dag.addNode("a") { _ in .empty }
         let error = await #expect(throws: FlowError.self) {
             try await Workflow(id: "locked", dag: dag, store: store).execute()
         }
         #expect(error?.code == .locked)
-        await lease.release()
+        await writer.release()
         #expect(try await Workflow(id: "locked", dag: dag, store: store).execute().status == .completed)
     }
 

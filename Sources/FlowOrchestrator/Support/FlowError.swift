@@ -19,7 +19,7 @@ public struct FlowError: Error, Sendable, CustomStringConvertible {
             case notFound, alreadyExists, fingerprintMismatch, payloadTooLarge
             case invalidID, corruptData, unsupportedFormat, io, locked
             case persistenceFailed, invalidArgument, invalidDefinition, timeout, writerStopped
-            case historyUnavailable
+            case historyUnavailable, staleWriter, newerFormat, cancelled
         }
         fileprivate var wrapped: Wrapped
         fileprivate init(_ wrapped: Wrapped) { self.wrapped = wrapped }
@@ -65,6 +65,14 @@ public struct FlowError: Error, Sendable, CustomStringConvertible {
         /// Events asked for are not recorded: the workflow was not run with the `node` strategy,
         /// or compaction folded them away with `keepHistory` off.
         public static let historyUnavailable = Code(.historyUnavailable)
+        /// A write came through a writer that a later ``WorkflowStore/acquireWriter(_:)`` fenced
+        /// off (its epoch is older than the stored one); nothing was written.
+        public static let staleWriter = Code(.staleWriter)
+        /// A stored file holds a value this version does not know (a status or event kind added
+        /// by a newer version): upgrade to read it. The file is left as it is.
+        public static let newerFormat = Code(.newerFormat)
+        /// The workflow was cancelled by request, which is final: reset it to run it again.
+        public static let cancelled = Code(.cancelled)
 
         public var description: String {
             switch wrapped {
@@ -88,6 +96,9 @@ public struct FlowError: Error, Sendable, CustomStringConvertible {
             case .timeout: "timeout"
             case .writerStopped: "writer stopped"
             case .historyUnavailable: "history unavailable"
+            case .staleWriter: "stale writer"
+            case .newerFormat: "newer format"
+            case .cancelled: "cancelled"
             }
         }
     }

@@ -5,7 +5,7 @@ import Foundation
 /// interrupted cleanly by SIGINT or SIGTERM.
 struct RunSession {
     var global: GlobalOptions
-    var store: FileWorkflowStore
+    var store: any FileWorkflowStore
     var key: WorkflowKey
     var definition: WorkflowDefinition
     var settings: RunSettings
@@ -40,7 +40,7 @@ struct RunSession {
         if interrupted { return .interrupted }
         switch result.status {
         case .completed: return .success
-        case .cancelled: return .interrupted
+        case .cancelled, .interrupted: return .interrupted
         default: return .workflowFailed
         }
     }

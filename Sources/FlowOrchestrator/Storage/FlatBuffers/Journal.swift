@@ -23,9 +23,12 @@ final class JournalHandle: @unchecked Sendable {
     private var stopped: FlowError?
     let key: WorkflowKey
     let path: String
+    /// The epoch of the writer that opened it: only that writer appends through it.
+    let epoch: UInt64
 
-    init(key: WorkflowKey, path: String, fd: Int32, size: Int64, records: Int, replica: WorkflowState) {
+    init(key: WorkflowKey, epoch: UInt64, path: String, fd: Int32, size: Int64, records: Int, replica: WorkflowState) {
         self.key = key
+        self.epoch = epoch
         self.path = path
         self.fd = fd
         self.size = size
@@ -44,7 +47,11 @@ final class JournalHandle: @unchecked Sendable {
 
     /// Appends `events` as one write and, with fsync durability, one `fdatasync`; then applies
     /// them to the replica. Returns whether the journal has grown past the compaction bounds.
-    func append(_ events: [WorkflowEvent], durability: Durability, io: FileIO, bounds: (records: Int, bytes: Int)) throws -> Bool {
+    /// `fence` is checked last before the write (`staleWriter`: nothing written).
+    func append(
+        _ events: [WorkflowEvent], durability: Durability, io: FileIO, bounds: (records: Int, bytes: Int),
+        fence: WriterLock
+    ) throws -> Bool {
         try withLock {
             if let stopped {
                 throw FlowError(
@@ -52,6 +59,7 @@ final class JournalHandle: @unchecked Sendable {
                     cause: stopped)
             }
             try validate(events)
+            try fence.check()
             let frames: FBSBuffer
             do {
                 frames = try JournalCodec.encode(events)

@@ -62,6 +62,18 @@ enum JournalCodec {
         var goodEnd: Int
         /// Why the scan stopped early, with the file offset of the bad frame; nil at a clean end.
         var damage: (offset: Int, message: String, isTail: Bool)?
+        /// A frame that is intact (its CRC matches) but holds a status or event kind this
+        /// version does not know, with its file offset: written by a newer version, not damage.
+        var newer: (offset: Int, message: String)?
+
+        /// Throws `newerFormat` naming `path` when the scan stopped at a record of a newer
+        /// version (see ``newer``).
+        func requireKnownRecords(path: String) throws {
+            if let newer {
+                throw FlowError(
+                    .newerFormat, "\(path): record at offset \(newer.offset): \(newer.message) (written by a newer version?)")
+            }
+        }
 
         /// Throws `corruptData` unless the records are numbered `base + 1`, `base + 2`, ... with
         /// no gap, repeat or step back (ADR 3): the rule every reader of a journal applies, so
@@ -90,7 +102,9 @@ enum JournalCodec {
             }
             throw FlowError(.corruptData, "\(path): bad journal header: \(error.text)")
         }
-        return (header, scanFrames(buffer, from: Int(FBS_JOURNAL_HEADER_SIZE)))
+        let scan = scanFrames(buffer, from: Int(FBS_JOURNAL_HEADER_SIZE))
+        try scan.requireKnownRecords(path: path)
+        return (header, scan)
     }
 
     /// Reads the good frames of `buffer` from `start` (a frame boundary, 8-aligned in memory),
@@ -114,6 +128,9 @@ enum JournalCodec {
             case FBS_SCAN_FULL:
                 continue
             case FBS_SCAN_END:
+                return scan
+            case FBS_SCAN_BAD_RECORD where result.error.code == FBS_ERR_BAD_ENUM:
+                scan.newer = (offset, result.error.text)
                 return scan
             default:
                 let isTail = result.stop == FBS_SCAN_TORN_TAIL || !hasValidFrame(in: buffer, after: offset)

@@ -82,6 +82,7 @@ extension FlatBuffersStore {
                     let fresh = try engine.io.read(fd, at: offset, count: Int(size - offset), path: path)
                     let scan = JournalCodec.scanFrames(fresh.bytes, from: 0, base: Int(offset))
                     for event in scan.events { try deliver(event) }
+                    try scan.requireKnownRecords(path: path)
                     position?.offset = offset + Int64(scan.goodEnd)
                     if let damage = scan.damage, !damage.isTail {
                         throw FlowError(.corruptData, "\(path): damaged at offset \(damage.offset) (\(damage.message))")
