@@ -33,7 +33,7 @@ struct StatusFormatTests {
         defer { directory.cleanup() }
         let state = newStatusState()
         let store = try kind.open(directory.path)
-        try await store.save(state, durability: .buffered)
+        try await store.saveState(state, durability: .buffered)
         let loaded = try await kind.open(directory.path).load(WorkflowKey(tenant: "acme", id: "new-statuses"))
         #expect(loaded == state)
         #expect(loaded.nodes[5].countedAttempts == 2 && loaded.nodes[5].crashedAttempts == 1 && loaded.nodes[5].attemptOpen)
@@ -58,7 +58,7 @@ struct StatusFormatTests {
         defer { directory.cleanup() }
         let store = try FlatBuffersStore(directory: directory.path)
         let state = newStatusState()
-        try await store.save(state, durability: .buffered)
+        try await store.saveState(state, durability: .buffered)
         // Two encodings that differ in one node's status locate its byte.
         var other = state
         other.nodes[1].status = .failed
@@ -82,7 +82,7 @@ struct StatusFormatTests {
         let directory = TemporaryDirectory()
         defer { directory.cleanup() }
         let store = try JSONFileStore(directory: directory.path)
-        try await store.save(newStatusState(), durability: .buffered)
+        try await store.saveState(newStatusState(), durability: .buffered)
         let folder = "\(directory.path)/acme/new-statuses"
         let statePath = "\(folder)/state.json"
         var object = try #require(
