@@ -432,7 +432,7 @@ struct ExecutorTests {
         #expect(end.appends == 0)
 
         let level = CountingStore()
-        _ = try await Workflow(id: "w", dag: try dag(), store: level, options: .init(persistence: .level)).execute()
+        _ = try await Workflow(id: "w", dag: try dag(), store: level, options: .init(scheduling: .levels, persistence: .level)).execute()
         #expect(level.saves == 1 + 3 + 1)  // creation, one per level, the end
 
         let node = CountingStore()
