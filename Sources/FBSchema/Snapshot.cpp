@@ -1,7 +1,9 @@
 // Snapshot (Schemas/workflow.fbs): encode from arena slices, verify, zero-copy reads.
 #include "Internal.h"
 
+FBS_BEGIN_GENERATED_CODE
 #include "generated/workflow_generated.h"
+FBS_END_GENERATED_CODE
 
 #include <algorithm>
 #include <thread>

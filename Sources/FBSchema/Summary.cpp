@@ -1,7 +1,9 @@
 // Summary (Schemas/summary.fbs): the small uncompressed file that answers `list`.
 #include "Internal.h"
 
+FBS_BEGIN_GENERATED_CODE
 #include "generated/summary_generated.h"
+FBS_END_GENERATED_CODE
 
 using namespace fbs_internal;
 namespace fb = flow::fb;

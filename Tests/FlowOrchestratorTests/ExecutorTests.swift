@@ -310,7 +310,7 @@ struct ExecutorTests {
         crashed.nodes[1].status = .running
         crashed.nodes[1].attempts = 1
         let store = InMemoryStore()
-        try await store.save(crashed, durability: .fsync)
+        try await store.saveState(crashed, durability: .fsync)
 
         let result = try await Workflow(id: "crash", tenant: "t1", dag: dag, store: store).execute()
         #expect(result.status == .completed)
@@ -484,14 +484,14 @@ struct ExecutorTests {
     func singleWriter() async throws {
         let store = InMemoryStore()
         let key = try WorkflowKey(id: "locked")
-        let lease = try await store.acquireWriter(key)
+        let writer = try await store.acquireWriter(key)
         var dag = DAG()
         try dag.addNode("a") { _ in .empty }
         let error = await #expect(throws: FlowError.self) {
             try await Workflow(id: "locked", dag: dag, store: store).execute()
         }
         #expect(error?.code == .locked)
-        await lease.release()
+        await writer.release()
         #expect(try await Workflow(id: "locked", dag: dag, store: store).execute().status == .completed)
     }
 

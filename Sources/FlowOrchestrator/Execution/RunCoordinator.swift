@@ -56,7 +56,7 @@ final class RunCoordinator: Sendable {
     /// Prepares a run of `dag` over `state`, which holds the nodes in the DAG's order and is
     /// durable up to its last sequence number (unless the strategy is `end`).
     init(
-        key: WorkflowKey, dag: DAG, state: WorkflowState, store: any WorkflowStore,
+        key: WorkflowKey, dag: DAG, state: WorkflowState, store: any WorkflowStore, writer: any WorkflowWriter,
         options: ExecutionOptions, logger: Logger
     ) {
         self.key = key
@@ -89,9 +89,9 @@ final class RunCoordinator: Sendable {
                 let started = clock.now
                 switch batch {
                 case .events(let events):
-                    try await store.append(events, to: key, durability: sync ? durability : .buffered)
+                    try await writer.append(events, durability: sync ? durability : .buffered)
                 case .snapshot(let state):
-                    try await store.save(state, durability: durability)
+                    try await writer.save(state, durability: durability)
                 }
                 let elapsed = clock.now - started
                 shared.withLock { shared in

@@ -61,7 +61,7 @@ public struct Workflow: Sendable {
         let key = try WorkflowKey(tenant: tenant, id: id)
         try PayloadLimits.check(
             input.count, limit: options.limits.maxInputBytes, what: "input of workflow \(key)")
-        return try await withWriter(key) {
+        return try await store.withWriter(key) { writer in
             var state: WorkflowState
             var saveFirst = false
             if let stored = try await store.loadIfPresent(key) {
@@ -82,9 +82,9 @@ public struct Workflow: Sendable {
                     nodeNames: dag.nodeNames, input: input, definition: definition)
                 saveFirst = options.persistence != .end
             }
-            if saveFirst { try await store.save(state, durability: options.durability) }
+            if saveFirst { try await writer.save(state, durability: options.durability) }
             let coordinator = RunCoordinator(
-                key: key, dag: dag, state: state, store: store, options: options, logger: logger)
+                key: key, dag: dag, state: state, store: store, writer: writer, options: options, logger: logger)
             return try await coordinator.run()
         }
     }
@@ -178,7 +178,7 @@ public struct Workflow: Sendable {
         _ changes: @Sendable (WorkflowState) -> [EventDraft]
     ) async throws -> WorkflowState {
         let key = try WorkflowKey(tenant: tenant, id: id)
-        return try await withWriter(key) {
+        return try await store.withWriter(key) { writer in
             var state = try checked(try await store.load(key), key: key)
             if state.fingerprint != dag.fingerprint { state.reconcile(with: dag) }
             var events: [WorkflowEvent] = []
@@ -193,9 +193,9 @@ public struct Workflow: Sendable {
             guard !events.isEmpty else { return state }
             logger.info("state changed by hand", metadata: ["workflow": "\(key)", "events": "\(events.count)"])
             if store.supportsJournal, state.fingerprint == dag.fingerprint {
-                try await store.append(events, to: key, durability: options.durability)
+                try await writer.append(events, durability: options.durability)
             } else {
-                try await store.save(state, durability: options.durability)
+                try await writer.save(state, durability: options.durability)
             }
             return state
         }
@@ -214,18 +214,6 @@ public struct Workflow: Sendable {
             )
         }
         return state
-    }
-
-    private func withWriter<T>(_ key: WorkflowKey, _ body: () async throws -> T) async throws -> T {
-        let lease = try await store.acquireWriter(key)
-        do {
-            let result = try await body()
-            await lease.release()
-            return result
-        } catch {
-            await lease.release()
-            throw error
-        }
     }
 }
 
