@@ -45,8 +45,8 @@ struct Salvage: AsyncParsableCommand {
             kept = try await salvaging.load(key)
             // Opening the journal for writing cuts it at the damage (synced); the save then
             // rewrites the snapshot and summary from what was kept.
-            try await salvaging.append([], to: key, durability: .fsync)
-            try await salvaging.save(kept, durability: .fsync)
+            try await lease.append([], durability: .fsync)
+            try await lease.save(kept, durability: .fsync)
         } catch {
             await lease.release()
             throw error
