@@ -66,8 +66,8 @@ struct Schedule: Sendable {
     }
 
     /// Decides, in topological order, which nodes this run handles: every node not done before
-    /// (completed, bypassed, failed, compensated), less those blocked by a failed dependency,
-    /// which are returned to be recorded `skipped`. With `failFast` and a failure already
+    /// (completed, bypassed, failed, compensated), less those blocked by a failed (or
+    /// compensated) dependency, which are returned to be recorded `skipped`. With `failFast` and a failure already
     /// recorded, nothing runs.
     mutating func prepare(statuses: [NodeStatus], failFast: Bool) -> Preparation {
         var preparation = Preparation()
@@ -79,10 +79,11 @@ struct Schedule: Sendable {
                 case .completed:
                     preparation.alreadyCompleted += 1
                     continue
-                case .bypassed, .compensated, .compensationFailed:
-                    // Ends a later issue gives their behaviour; never run again here.
+                case .bypassed:
+                    // An end a later issue gives its behaviour; never run again, and met.
                     continue
-                case .failed:
+                case .failed, .compensated, .compensationFailed:
+                    // Never run again, and never met: what depends on them is skipped.
                     blockedBy[index] = index
                     continue
                 case .pending, .running, .skipped, .cancelled, .waiting, .interrupted:

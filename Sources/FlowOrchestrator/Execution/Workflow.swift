@@ -96,24 +96,30 @@ public struct Workflow: Sendable {
 
     // MARK: Manual and partial recovery
 
-    /// Sets every failed node back to pending so that the next ``execute(input:definition:)``
-    /// runs it again. Durable on return as `options.durability` says.
+    /// Sets every failed node (and, in a cancelled workflow, every cancelled one) back to
+    /// pending so that the next ``execute(input:definition:)`` runs it again. Durable on return as `options.durability` says.
     @discardableResult
     public func resetFailedNodes() async throws -> WorkflowState {
         try await recover { state in
-            state.nodes.indices.filter { state.nodes[$0].status == .failed }
-                .map { (.nodeReset, $0, nil) }
+            // A cancelled workflow's cancelled nodes count as failed here: resetting reopens it.
+            state.nodes.indices.filter {
+                state.nodes[$0].status == .failed || (state.status == .cancelled && state.nodes[$0].status == .cancelled)
+            }
+            .map { (.nodeReset, $0, nil) }
         }
     }
 
     /// Sets `node` (and, if asked, every node that depends on it) back to pending, whatever its
-    /// status, so that the next run runs it again. Durable on return.
+    /// status, so that the next run runs it again; a cancelled workflow is reopened by it.
+    /// Durable on return.
     @discardableResult
     public func reset(node: String, includingDescendants: Bool = false) async throws -> WorkflowState {
         let index = try nodeIndex(node)
         let targets = [index] + (includingDescendants ? dag.descendants(of: index) : [])
         return try await recover { state in
-            targets.filter { state.nodes[$0].status != .pending }.map { (.nodeReset, $0, nil) }
+            // A pending node of a cancelled workflow is reset too: that is what reopens it.
+            targets.filter { state.nodes[$0].status != .pending || state.status == .cancelled }
+                .map { (.nodeReset, $0, nil) }
         }
     }
 
