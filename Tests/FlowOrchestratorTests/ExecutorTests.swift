@@ -433,7 +433,9 @@ struct ExecutorTests {
 
         let level = CountingStore()
         _ = try await Workflow(id: "w", dag: try dag(), store: level, options: .init(scheduling: .levels, persistence: .level)).execute()
-        #expect(level.saves == 1 + 3 + 1)  // creation, one per level, the end
+        // Creation, the run's start (so that a crash in the run is seen as one), one per level,
+        // the end.
+        #expect(level.saves == 1 + 1 + 3 + 1)
 
         let node = CountingStore()
         // With the node strategy, a dependency's completion is in the store before b starts.

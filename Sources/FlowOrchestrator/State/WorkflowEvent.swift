@@ -110,10 +110,10 @@ extension WorkflowState {
                 // Found running: the run before crashed, and this one recovers it.
                 if status == .running { recoveries &+= 1 }
                 if let status = event.workflowStatus { self.status = status }
-                reason = nil
             case .workflowFinished:
                 if let status = event.workflowStatus { self.status = status }
-                reason = event.error
+                // A failed workflow run again without a change keeps the reason it failed for.
+                reason = event.error ?? (status == .failed ? reason : nil)
             case .dataSet:
                 if let key = event.key { data[key] = event.payload }
             default:
@@ -216,6 +216,7 @@ extension WorkflowState {
             nodes[index].output = nil
             nodes[index].resetBudget()
             recoveries = 0
+            reason = nil
         case .workflowStarted, .dataSet, .workflowFinished:
             break
         }
