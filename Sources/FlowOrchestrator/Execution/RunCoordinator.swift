@@ -135,7 +135,7 @@ final class RunCoordinator: Sendable {
         let clock = ContinuousClock()
         let started = clock.now
         let workers = shared.withLock { shared in
-            emit(&shared, .workflowStarted, workflowStatus: .running)
+            emit(&shared, .workflowStarted(status: .running))
             prepare(&shared)
             startInitialNodes(&shared)
             return min(options.maxConcurrency, shared.unfinished)
@@ -188,7 +188,7 @@ final class RunCoordinator: Sendable {
                 }
                 if let blocker = dependencies[index].lazy.compactMap({ blockedBy[$0] }).first {
                     blockedBy[index] = blocker
-                    emit(&shared, .nodeSkipped, node: index, error: skipReason(blocker))
+                    emit(&shared, .nodeSkipped(node: dag.nodes[index].name, reason: skipReason(blocker)), node: index)
                     shared.metrics.nodesSkipped += 1
                     continue
                 }
@@ -307,7 +307,7 @@ final class RunCoordinator: Sendable {
         while true {
             let (attempt, sequence) = shared.withLock { shared in
                 let attempt = shared.state.nodes[index].attempts &+ 1
-                emit(&shared, .nodeStarted, node: index, attempt: attempt)
+                emit(&shared, .nodeStarted(node: dag.nodes[index].name, attempt: Int(attempt)), node: index)
                 shared.metrics.attemptsStarted += 1
                 return (attempt, shared.state.lastSequence)
             }
@@ -343,8 +343,8 @@ final class RunCoordinator: Sendable {
             let delay = node.retry.backoff(beforeRetry: failures, random: Double.random(in: 0..<1))
             shared.withLock { shared in
                 emit(
-                    &shared, .nodeRetried, node: index, attempt: attempt, error: message,
-                    delayMicroseconds: delay.microseconds)
+                    &shared, .nodeRetried(node: node.name, attempt: Int(attempt), delay: delay, error: message),
+                    node: index)
                 shared.metrics.retries += 1
             }
             do {
@@ -376,10 +376,10 @@ final class RunCoordinator: Sendable {
         let (sequence, levelDone, deferred) = shared.withLock { shared in
             switch outcome {
             case .completed(let output):
-                emit(&shared, .nodeCompleted, node: index, payload: output)
+                emit(&shared, .nodeCompleted(node: dag.nodes[index].name, output: output), node: index)
                 shared.metrics.nodesCompleted += 1
             case .failed(let message):
-                emit(&shared, .nodeFailed, node: index, error: message)
+                emit(&shared, .nodeFailed(node: dag.nodes[index].name, attempt: nil, error: message), node: index)
                 shared.metrics.nodesFailed += 1
                 logger.warning("node failed", metadata: ["node": "\(dag.nodes[index].name)", "error": "\(message)"])
                 if options.failurePolicy == .failFast {
@@ -388,7 +388,7 @@ final class RunCoordinator: Sendable {
                     skipDescendants(of: index, &shared)
                 }
             case .cancelled:
-                emit(&shared, .nodeCancelled, node: index)
+                emit(&shared, .nodeCancelled(node: dag.nodes[index].name), node: index)
                 shared.metrics.nodesCancelled += 1
             }
             let levelDone = markEnded(index, &shared)
@@ -469,7 +469,7 @@ final class RunCoordinator: Sendable {
         let reason = skipReason(failed)
         while let next = stack.popLast() {
             guard shared.active[next] else { continue }
-            emit(&shared, .nodeSkipped, node: next, error: reason)
+            emit(&shared, .nodeSkipped(node: dag.nodes[next].name, reason: reason), node: next)
             shared.metrics.nodesSkipped += 1
             _ = markEnded(next, &shared)
             stack.append(contentsOf: dependents[next])
@@ -493,7 +493,7 @@ final class RunCoordinator: Sendable {
                 } else {
                     .cancelled
                 }
-            emit(&shared, .workflowFinished, workflowStatus: status)
+            emit(&shared, .workflowFinished(status: status))
             logger.info("workflow finished", metadata: ["status": "\(status)"])
             return shared.state.lastSequence
         }
@@ -504,16 +504,11 @@ final class RunCoordinator: Sendable {
     // MARK: Events
 
     /// Creates the next event, applies it to the state and queues it for the journal.
-    private func emit(
-        _ shared: inout Shared, _ kind: WorkflowEvent.Kind, node: Int? = nil, attempt: UInt32 = 0,
-        workflowStatus: WorkflowStatus? = nil, error: String? = nil, key: String? = nil,
-        payload: Data? = nil, delayMicroseconds: Int64 = 0
-    ) {
+    /// `node` is the index of the node `change` names, if any.
+    private func emit(_ shared: inout Shared, _ change: WorkflowEvent.Change, node: Int? = nil) {
         let event = WorkflowEvent(
-            sequence: shared.state.lastSequence &+ 1, time: .nowMicroseconds(), kind: kind,
-            node: node.map { dag.nodes[$0].name }, nodeIndex: node.map(Int32.init) ?? -1,
-            attempt: attempt, workflowStatus: workflowStatus, error: error, key: key,
-            payload: payload, delayMicroseconds: delayMicroseconds)
+            sequence: shared.state.lastSequence &+ 1, time: .nowMicroseconds(), change: change,
+            nodeIndex: node.map(Int32.init) ?? -1)
         do {
             try shared.state.apply(event)
         } catch {
@@ -525,7 +520,7 @@ final class RunCoordinator: Sendable {
         if journaling { shared.pending.append(event) }
         shared.metrics.events += 1
         logger.debug(
-            "event", metadata: ["seq": "\(event.sequence)", "kind": "\(kind)", "node": "\(event.node ?? "")"])
+            "event", metadata: ["seq": "\(event.sequence)", "kind": "\(event.kind)", "node": "\(event.node ?? "")"])
         options.onEvent?(event)
     }
 
@@ -553,7 +548,7 @@ final class RunCoordinator: Sendable {
             value?.count ?? 0, limit: options.limits.maxDataValueBytes,
             what: "workflow \(self.key): data value \(Names.quoted(key))")
         let sequence = shared.withLock { shared in
-            emit(&shared, .dataSet, key: key, payload: value)
+            emit(&shared, .dataSet(key: key, value: value))
             return shared.state.lastSequence
         }
         if options.persistence == .node { try await persister.commit(upTo: sequence) }

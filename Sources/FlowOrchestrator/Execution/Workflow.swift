@@ -89,7 +89,7 @@ public struct Workflow: Sendable {
     public func resetFailedNodes() async throws -> WorkflowState {
         try await recover { state in
             state.nodes.indices.filter { state.nodes[$0].status == .failed }
-                .map { (.nodeReset, $0, nil) }
+                .map { ($0, .nodeReset(node: state.nodes[$0].name)) }
         }
     }
 
@@ -100,7 +100,7 @@ public struct Workflow: Sendable {
         let index = try nodeIndex(node)
         let targets = [index] + (includingDescendants ? dag.descendants(of: index) : [])
         return try await recover { state in
-            targets.filter { state.nodes[$0].status != .pending }.map { (.nodeReset, $0, nil) }
+            targets.filter { state.nodes[$0].status != .pending }.map { ($0, .nodeReset(node: state.nodes[$0].name)) }
         }
     }
 
@@ -111,7 +111,7 @@ public struct Workflow: Sendable {
         let index = try nodeIndex(node)
         try PayloadLimits.check(
             output.count, limit: options.limits.maxOutputBytes, what: "output of node \(Names.quoted(node))")
-        return try await recover { _ in [(.nodeMarkedCompleted, index, output)] }
+        return try await recover { state in [(index, .nodeMarkedCompleted(node: state.nodes[index].name, output: output))] }
     }
 
     // MARK: Helpers
@@ -124,19 +124,20 @@ public struct Workflow: Sendable {
     }
 
     /// Loads the stored state under the writer lock, applies the events `changes` asks for and
-    /// persists them (journaled when the store keeps a journal, as a snapshot otherwise).
+    /// persists them (journaled when the store keeps a journal, as a snapshot otherwise). Each
+    /// change comes with the index of the node it names.
     private func recover(
-        _ changes: @Sendable (WorkflowState) -> [(WorkflowEvent.Kind, Int, Data?)]
+        _ changes: @Sendable (WorkflowState) -> [(Int, WorkflowEvent.Change)]
     ) async throws -> WorkflowState {
         let key = try WorkflowKey(tenant: tenant, id: id)
         return try await withWriter(key) {
             var state = try checked(try await store.load(key), key: key)
             if state.fingerprint != dag.fingerprint { state.reconcile(with: dag) }
             var events: [WorkflowEvent] = []
-            for (kind, index, payload) in changes(state) {
+            for (index, change) in changes(state) {
                 let event = WorkflowEvent(
-                    sequence: state.lastSequence &+ 1, time: .nowMicroseconds(), kind: kind,
-                    node: state.nodes[index].name, nodeIndex: Int32(index), payload: payload)
+                    sequence: state.lastSequence &+ 1, time: .nowMicroseconds(), change: change,
+                    nodeIndex: Int32(index))
                 try state.apply(event)
                 events.append(event)
             }
