@@ -12,6 +12,7 @@ public struct FlowError: Error, Sendable, CustomStringConvertible {
             case invalidID, corruptData, unsupportedFormat, io, locked
             case persistenceFailed, invalidArgument, invalidDefinition, timeout, writerStopped
             case historyUnavailable
+            case decodingFailed
         }
         fileprivate var wrapped: Wrapped
         fileprivate init(_ wrapped: Wrapped) { self.wrapped = wrapped }
@@ -57,6 +58,9 @@ public struct FlowError: Error, Sendable, CustomStringConvertible {
         /// Events asked for are not recorded: the workflow was not run with the `node` strategy,
         /// or compaction folded them away with `keepHistory` off.
         public static let historyUnavailable = Code(.historyUnavailable)
+        /// A workflow input or node output is not the JSON of the type it was read as; the
+        /// message names the node (or the input), the type and where decoding stopped.
+        public static let decodingFailed = Code(.decodingFailed)
 
         public var description: String {
             switch wrapped {
@@ -80,6 +84,7 @@ public struct FlowError: Error, Sendable, CustomStringConvertible {
             case .timeout: "timeout"
             case .writerStopped: "writer stopped"
             case .historyUnavailable: "history unavailable"
+            case .decodingFailed: "decoding failed"
             }
         }
     }
