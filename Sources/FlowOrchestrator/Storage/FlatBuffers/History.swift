@@ -66,7 +66,7 @@ extension FlatBuffersStore {
     /// `corruptData` for damage (a torn tail of the current journal is left out), and
     /// `historyUnavailable` for events that were never journaled or were compacted away.
     public func history(_ key: WorkflowKey, from: UInt64 = 1, limit: Int = .max) async throws -> [WorkflowEvent] {
-        try historyEvents(key, from: max(1, from), through: .max, limit: limit)
+        try await IOThreadPool.shared.run { try self.historyEvents(key, from: max(1, from), through: .max, limit: limit) }
     }
 
     func historyEvents(_ key: WorkflowKey, from: UInt64, through last: UInt64, limit: Int) throws -> [WorkflowEvent] {
