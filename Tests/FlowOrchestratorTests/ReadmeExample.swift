@@ -28,7 +28,7 @@ func nightlyReport(storeDirectory: String) async throws -> WorkflowStatus {
 
     let store = try FlatBuffersStore(directory: storeDirectory)
     // The default options: dependency scheduling, every status change journaled and fsynced.
-    let workflow = Workflow(id: "nightly-report", dag: dag, store: store)
+    let workflow = Workflow(key: try WorkflowKey(id: "nightly-report"), dag: dag, store: store)
     // Run it again after a crash and completed nodes are skipped; the stored input is used.
     let result = try await workflow.execute(input: JSONEncoder().encode(Night(day: "2026-12-03")))
     return result.status

@@ -25,7 +25,7 @@ struct TypedIOTests {
             return try .json(Total(sum: orders.reduce(0) { $0 + $1.amount }))
         }
         let input = try JSONEncoder().encode(["day": "d7"])
-        let result = try await Workflow(id: "typed", dag: dag, store: InMemoryStore()).execute(input: input)
+        let result = try await Workflow(key: try WorkflowKey(id: "typed"), dag: dag, store: InMemoryStore()).execute(input: input)
         #expect(result.status == .completed)
         #expect(try JSONDecoder().decode(Total.self, from: #require(result.state[node: "total"]?.output)) == Total(sum: 42))
         let orders = try JSONDecoder().decode([Order].self, from: #require(result.state[node: "orders"]?.output))
@@ -58,7 +58,7 @@ struct TypedIOTests {
         }
         var options = ExecutionOptions()
         options.maxConcurrency = 1
-        _ = try await Workflow(id: "w", dag: dag, store: InMemoryStore(), options: options).execute(input: input)
+        _ = try await Workflow(key: try WorkflowKey(id: "w"), dag: dag, store: InMemoryStore(), options: options).execute(input: input)
         return caught.withLock { $0 }
     }
 
