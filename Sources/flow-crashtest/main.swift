@@ -68,7 +68,7 @@ for index in 0..<(selfKillAttempts == nil ? nodeCount : 0) {
 do {
     let store = try FlatBuffersStore(directory: storePath, options: .init(compactAfterRecords: 97))
     let workflow = Workflow(
-        id: workflowID, dag: dag, store: store,
+        key: try WorkflowKey(id: workflowID), dag: dag, store: store,
         options: ExecutionOptions(
             maxConcurrency: width, scheduling: .dependencies, persistence: .node, durability: .fsync,
             recoveryLimit: recoveryLimit))

@@ -168,7 +168,7 @@ struct CrashTests {
         var dag = DAG()
         for index in 0..<400 { try dag.addNode("n\(index)", dependsOn: index >= 1 ? ["n\(index - 1)"] : []) { _ in .empty } }
         let error = await #expect(throws: FlowError.self) {
-            try await Workflow(id: "held", dag: dag, store: try FlatBuffersStore(directory: store)).execute()
+            try await Workflow(key: try WorkflowKey(id: "held"), dag: dag, store: try FlatBuffersStore(directory: store)).execute()
         }
         #expect(error?.code == .locked)
         #expect(error?.message.contains("pid \(first.pid)") == true)

@@ -32,7 +32,7 @@ struct DefaultsTests {
         let directory = TemporaryDirectory()
         defer { directory.cleanup() }
         let store = try FlatBuffersStore(directory: directory.path)
-        let result = try await Workflow(id: "w", dag: try chain(), store: store).execute()
+        let result = try await Workflow(key: try WorkflowKey(id: "w"), dag: try chain(), store: store).execute()
         #expect(result.status == .completed)
         let history = try await store.history(WorkflowKey(id: "w"))
         #expect(history.map(\.sequence) == Array(1...result.state.lastSequence))
@@ -47,7 +47,7 @@ struct DefaultsTests {
         for (id, persistence) in [("end", PersistenceStrategy.end), ("level", .level)] {
             var options = ExecutionOptions()
             options.persistence = persistence
-            #expect(try await Workflow(id: id, dag: try chain(), store: store, options: options).execute().status == .completed)
+            #expect(try await Workflow(key: try WorkflowKey(id: id), dag: try chain(), store: store, options: options).execute().status == .completed)
             let error = await #expect(throws: FlowError.self) { try await store.history(WorkflowKey(id: id)) }
             #expect(error?.code == .historyUnavailable)
             #expect(error?.message.contains("never journaled") == true, "\(String(describing: error))")
@@ -61,9 +61,10 @@ struct DefaultsTests {
         defer { directory.cleanup() }
         let store = try FlatBuffersStore(
             directory: directory.path, options: .init(compactAfterRecords: 2, keepHistory: false))
-        #expect(try await Workflow(id: "w", dag: try chain(), store: store).execute().status == .completed)
+        #expect(try await Workflow(key: try WorkflowKey(id: "w"), dag: try chain(), store: store).execute().status == .completed)
         let error = await #expect(throws: FlowError.self) { try await store.history(WorkflowKey(id: "w")) }
         #expect(error?.code == .historyUnavailable)
         #expect(error?.message.contains("compacted away without keepHistory") == true, "\(String(describing: error))")
+        #expect(error?.message.contains("never journaled") == false)
     }
 }

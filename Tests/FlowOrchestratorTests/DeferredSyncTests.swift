@@ -97,7 +97,7 @@ struct DeferredSyncTests {
         let problems = Recorder()
         let ran = Recorder()
         let dag = try layered(levels: 8, width: 12, store: store, problems: problems, ran: ran)
-        let result = try await Workflow(id: "layers", dag: dag, store: store, options: options(concurrency: concurrency))
+        let result = try await Workflow(key: try WorkflowKey(id: "layers"), dag: dag, store: store, options: options(concurrency: concurrency))
             .execute()
         #expect(result.status == .completed)
         let firstProblem = problems.all.first
@@ -114,7 +114,7 @@ struct DeferredSyncTests {
         for i in 0..<400 {
             try dag.addNode("n\(i)") { _ in .empty }
         }
-        let result = try await Workflow(id: "wide", dag: dag, store: store, options: options(concurrency: 4)).execute()
+        let result = try await Workflow(key: try WorkflowKey(id: "wide"), dag: dag, store: store, options: options(concurrency: 4)).execute()
         #expect(result.status == .completed)
         // One sync per concurrency-bound batch would be at least 100.
         #expect(store.syncs < 50, "\(store.syncs) syncs for 400 completions")
@@ -139,7 +139,7 @@ struct DeferredSyncTests {
             }
             return .empty
         }
-        let result = try await Workflow(id: "late", dag: dag, store: store, options: options(concurrency: 1)).execute()
+        let result = try await Workflow(key: try WorkflowKey(id: "late"), dag: dag, store: store, options: options(concurrency: 1)).execute()
         #expect(result.status == .completed)
         #expect(sawSync.withLock { $0 }, "quick's completion stayed unsynced while long ran")
     }
@@ -164,7 +164,7 @@ struct DeferredSyncTests {
             }
         }
         let error = await #expect(throws: FlowError.self) {
-            try await Workflow(id: "fails", dag: dag, store: store, options: options(concurrency: 2)).execute()
+            try await Workflow(key: try WorkflowKey(id: "fails"), dag: dag, store: store, options: options(concurrency: 2)).execute()
         }
         #expect(error?.code == .persistenceFailed)
         #expect(!ran.all.contains { $0.hasPrefix("b") }, "\(ran.all)")

@@ -20,7 +20,7 @@ struct InterruptionTests {
         try dag.addNode("after", dependsOn: ["stubborn"]) { _ in .empty }
         let store = InMemoryStore()
         let result = try await Workflow(
-            id: "stubborn", dag: dag, store: store, options: ExecutionOptions(failurePolicy: .continueIndependent)
+            key: try WorkflowKey(id: "stubborn"), dag: dag, store: store, options: ExecutionOptions(failurePolicy: .continueIndependent)
         ).execute()
         // execute() returned while the action is still suspended: nothing has released it.
         #expect(!ended.isOpen)
@@ -45,7 +45,7 @@ struct InterruptionTests {
             if calls.withLock({ $0 += 1; return $0 }) == 1 { await Gate().wait() }  // never returns
             return .text("second")
         }
-        let result = try await Workflow(id: "flaky", dag: dag, store: InMemoryStore()).execute()
+        let result = try await Workflow(key: try WorkflowKey(id: "flaky"), dag: dag, store: InMemoryStore()).execute()
         #expect(result.status == .completed)
         #expect(result.state[node: "flaky"]?.attempts == 2)
     }
@@ -63,7 +63,7 @@ struct InterruptionTests {
             return .text("done")
         }
         let store = InMemoryStore()
-        let workflow = Workflow(id: "interrupted", dag: dag, store: store, options: ExecutionOptions(persistence: .node))
+        let workflow = Workflow(key: try WorkflowKey(id: "interrupted"), dag: dag, store: store, options: ExecutionOptions(persistence: .node))
         let task = Task { try await workflow.execute() }
         await started.wait()
         task.cancel()
@@ -93,7 +93,7 @@ struct InterruptionTests {
         try dag.addNode("after", dependsOn: ["long"]) { _ in .empty }
         let store = InMemoryStore()
         let request = CancellationRequest()
-        var workflow = Workflow(id: "cancel-me", dag: dag, store: store, options: ExecutionOptions(persistence: .node))
+        var workflow = Workflow(key: try WorkflowKey(id: "cancel-me"), dag: dag, store: store, options: ExecutionOptions(persistence: .node))
         workflow.options.cancellation = request
         let running = workflow
         let task = Task { try await running.execute() }
@@ -120,7 +120,7 @@ struct InterruptionTests {
         try dag.addNode("a") { _ in .empty }
         try dag.addNode("b", dependsOn: ["a"]) { _ in .empty }
         let store = InMemoryStore()
-        let workflow = Workflow(id: "stored", dag: dag, store: store)
+        let workflow = Workflow(key: try WorkflowKey(id: "stored"), dag: dag, store: store)
         // A workflow cancelled before it ever ran to completion.
         var options = workflow.options
         options.cancellation = CancellationRequest()

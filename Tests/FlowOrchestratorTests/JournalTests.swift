@@ -254,7 +254,7 @@ struct JournalTests {
         }
         let store = try FlatBuffersStore(directory: directory.path, options: .init(compactAfterRecords: 25))
         let result = try await Workflow(
-            id: "durable", dag: dag, store: store, options: ExecutionOptions(persistence: .node, durability: .fsync)
+            key: try WorkflowKey(id: "durable"), dag: dag, store: store, options: ExecutionOptions(persistence: .node, durability: .fsync)
         ).execute()
         #expect(result.status == .completed)
         let reopened = try await FlatBuffersStore(directory: directory.path).load(WorkflowKey(id: "durable"))
@@ -278,7 +278,7 @@ struct JournalTests {
             }
         }
         let store = try FlatBuffersStore(directory: directory.path, options: .init(), layer: layer)
-        let workflow = Workflow(id: "w", dag: dag, store: store, options: ExecutionOptions(persistence: .node))
+        let workflow = Workflow(key: try WorkflowKey(id: "w"), dag: dag, store: store, options: ExecutionOptions(persistence: .node))
         let error = await #expect(throws: FlowError.self) { try await workflow.execute() }
         #expect(error?.code == .persistenceFailed)
         layer.arm(nil)
@@ -346,7 +346,7 @@ struct JournalTests {
         try dag.addNode("a") { _ in .empty }
         try dag.addNode("b", dependsOn: ["a"]) { _ in .empty }
         let store = try FlatBuffersStore(directory: directory.path)
-        let workflow = Workflow(id: "w", dag: dag, store: store, options: .init(persistence: .node))
+        let workflow = Workflow(key: try WorkflowKey(id: "w"), dag: dag, store: store, options: .init(persistence: .node))
         #expect(try await workflow.execute().status == .completed)
         _ = try await workflow.reset(node: "b")
         #expect(try await store.listAll(WorkflowQuery(statuses: [.pending])).map(\.id) == ["w"])
@@ -454,10 +454,10 @@ struct JournalTests {
             try await Task.sleep(for: .milliseconds(400))
             return .empty
         }
-        let first = Workflow(id: "w", dag: dag, store: try FlatBuffersStore(directory: directory.path))
+        let first = Workflow(key: try WorkflowKey(id: "w"), dag: dag, store: try FlatBuffersStore(directory: directory.path))
         let run = Task { try await first.execute() }
         while started.all.isEmpty { try await Task.sleep(for: .milliseconds(5)) }
-        let second = Workflow(id: "w", dag: dag, store: try FlatBuffersStore(directory: directory.path))
+        let second = Workflow(key: try WorkflowKey(id: "w"), dag: dag, store: try FlatBuffersStore(directory: directory.path))
         let error = await #expect(throws: FlowError.self) { try await second.execute() }
         #expect(error?.code == .locked)
         #expect(error?.message.contains("pid \(getpid())") == true)

@@ -135,7 +135,7 @@ struct StatusFormatTests {
         try dag.addNode("a") { _ in .empty }
         let options = ExecutionOptions(persistence: .node, durability: .buffered)
         let store = try FlatBuffersStore(directory: directory.path)
-        _ = try await Workflow(id: "journaled", dag: dag, store: store, options: options).execute()
+        _ = try await Workflow(key: try WorkflowKey(id: "journaled"), dag: dag, store: store, options: options).execute()
         let path = "\(directory.path)/default/journaled/journal.log"
         var bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
         // The last frame is the run's workflow.finished record: give it a kind from the future.

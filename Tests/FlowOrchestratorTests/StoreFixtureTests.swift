@@ -65,7 +65,7 @@ enum StoreFixtureV1 {
     static func write(to directory: String) async throws {
         let store = try FlatBuffersStore(directory: directory, options: storeOptions)
         let orders = Workflow(
-            id: "orders", dag: try ordersDAG(failFirstCount: true), store: store, options: options(.node))
+            key: try WorkflowKey(id: "orders"), dag: try ordersDAG(failFirstCount: true), store: store, options: options(.node))
         let run = try await orders.execute(input: Data(#"{"day":"2026-12-03"}"#.utf8))
         precondition(run.status == .completed)
         try await orders.reset(node: "publish")
@@ -74,11 +74,11 @@ enum StoreFixtureV1 {
         precondition(again.status == .completed)
 
         let broken = Workflow(
-            id: "broken", tenant: "acme", dag: try brokenDAG(fails: true), store: store, options: options(.node))
+            key: try WorkflowKey(tenant: "acme", id: "broken"), dag: try brokenDAG(fails: true), store: store, options: options(.node))
         let brokenRun = try await broken.execute()
         precondition(brokenRun.status == .failed)
 
-        let quick = Workflow(id: "quick", dag: try quickDAG(), store: store, options: options(.end))
+        let quick = Workflow(key: try WorkflowKey(id: "quick"), dag: try quickDAG(), store: store, options: options(.end))
         let quickRun = try await quick.execute()
         precondition(quickRun.status == .completed)
     }
@@ -241,7 +241,7 @@ struct StoreFixtureV1Tests {
         // Persisted once at the end: a state, no events.
         let error = await #expect(throws: FlowError.self) { try await store.history(quick) }
         #expect(error?.code == .historyUnavailable)
-        #expect(error?.message.contains("events 1 to 6 were never journaled") == true, "\(String(describing: error))")
+        #expect(error?.message.contains("events 1 to 6 are not in its history: they were never journaled") == true, "\(String(describing: error))")
     }
 
     @Test("state(at:): past states from the archived snapshots and journals")
@@ -278,13 +278,13 @@ struct StoreFixtureV1Tests {
         let (store, directory) = try open()
         defer { directory.cleanup() }
         let options = StoreFixtureV1.options(.node)
-        let done = Workflow(id: "orders", dag: try StoreFixtureV1.ordersDAG(), store: store, options: options)
+        let done = Workflow(key: try WorkflowKey(id: "orders"), dag: try StoreFixtureV1.ordersDAG(), store: store, options: options)
         let result = try await done.execute()
         #expect(result.status == .completed)
         #expect(try await store.load(orders).lastSequence == 17)
 
         let repaired = Workflow(
-            id: "broken", tenant: "acme", dag: try StoreFixtureV1.brokenDAG(), store: store, options: options)
+            key: try WorkflowKey(tenant: "acme", id: "broken"), dag: try StoreFixtureV1.brokenDAG(), store: store, options: options)
         try await repaired.resetFailedNodes()
         #expect(try await repaired.execute().status == .completed)
         let state = try await store.load(broken)

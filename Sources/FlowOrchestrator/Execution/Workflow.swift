@@ -1,20 +1,22 @@
 import Foundation
 import Logging
 
-/// A DAG bound to an ID and a store: the unit that runs, persists and resumes.
+/// A DAG bound to a key (tenant and ID) and a store: the unit that runs, persists and resumes.
 ///
 /// ```swift
-/// let workflow = Workflow(id: "nightly", dag: dag, store: store)
+/// let workflow = Workflow(key: try WorkflowKey(id: "nightly"), dag: dag, store: store)
 /// let result = try await workflow.execute()
 /// ```
 ///
 /// Running the same workflow again after a crash or a failure continues from the stored state:
 /// completed nodes are not run again.
 public struct Workflow: Sendable {
+    /// Which workflow this is: its tenant and ID, as the store names it.
+    public let key: WorkflowKey
     /// The workflow's ID within its tenant.
-    public let id: String
+    public var id: String { key.id }
     /// The tenant the workflow belongs to.
-    public let tenant: String
+    public var tenant: String { key.tenant }
     /// What runs.
     public let dag: DAG
     /// Where the state lives.
@@ -24,13 +26,13 @@ public struct Workflow: Sendable {
     /// Where it logs; the library never creates a logger of its own.
     public var logger: Logger
 
-    /// A workflow. Nothing is read or written until a call below.
+    /// The workflow `key` of `store`, running `dag`. Nothing is read or written until a call
+    /// below. The default options are durable: see ``ExecutionOptions/init(maxConcurrency:scheduling:failurePolicy:persistence:durability:limits:allowDAGChange:onEvent:)``.
     public init(
-        id: String, tenant: String = WorkflowKey.defaultTenant, dag: DAG, store: any WorkflowStore,
-        options: ExecutionOptions = ExecutionOptions(), logger: Logger? = nil
+        key: WorkflowKey, dag: DAG, store: any WorkflowStore, options: ExecutionOptions = ExecutionOptions(),
+        logger: Logger? = nil
     ) {
-        self.id = id
-        self.tenant = tenant
+        self.key = key
         self.dag = dag
         self.store = store
         self.options = options
@@ -53,12 +55,11 @@ public struct Workflow: Sendable {
     /// result's status, not thrown.
     ///
     /// When this returns, the final state is durable as `options.durability` says. Throws
-    /// ``FlowError``: `invalidID`, `locked` (another writer), `fingerprintMismatch`,
+    /// ``FlowError``: `locked` (another writer), `fingerprintMismatch`,
     /// `payloadTooLarge` (input), `cancelled` (the stored workflow was cancelled: reset it
     /// first), `corruptData`, `newerFormat`, `persistenceFailed` (the run stopped; the store
     /// holds the last durable state).
     public func execute(input: Data = Data(), definition: Data? = nil) async throws -> ExecutionResult {
-        let key = try WorkflowKey(tenant: tenant, id: id)
         try PayloadLimits.check(
             input.count, limit: options.limits.maxInputBytes, what: "input of workflow \(key)")
         return try await store.withWriter(key) { writer in
@@ -91,7 +92,7 @@ public struct Workflow: Sendable {
 
     /// The stored state; throws `notFound` when the workflow has never been saved.
     public func state() async throws -> WorkflowState {
-        try await store.load(WorkflowKey(tenant: tenant, id: id))
+        try await store.load(key)
     }
 
     // MARK: Manual and partial recovery
@@ -156,7 +157,7 @@ public struct Workflow: Sendable {
 
     private func nodeIndex(_ name: String) throws(FlowError) -> Int {
         guard let index = dag.index(of: name) else {
-            throw FlowError(.unknownNode, "workflow \(tenant)/\(id) has no node \(Names.quoted(name))")
+            throw FlowError(.unknownNode, "workflow \(key) has no node \(Names.quoted(name))")
         }
         return index
     }
@@ -174,8 +175,7 @@ public struct Workflow: Sendable {
     private func change(
         _ changes: @Sendable (WorkflowState) -> [(Int?, WorkflowEvent.Change)]
     ) async throws -> WorkflowState {
-        let key = try WorkflowKey(tenant: tenant, id: id)
-        return try await store.withWriter(key) { writer in
+        try await store.withWriter(key) { writer in
             var state = try checked(try await store.load(key), key: key)
             if state.fingerprint != dag.fingerprint { state.reconcile(with: dag) }
             var events: [WorkflowEvent] = []

@@ -35,7 +35,7 @@ struct Reset: AsyncParsableCommand {
             throw CLIError(.usage, "workflow \(key) has no node \(TextFormat.quoted(node))")
         }
         let workflow = Workflow(
-            id: key.id, tenant: key.tenant, dag: dag, store: store,
+            key: key, dag: dag, store: store,
             options: global.executionOptions)
         let after: WorkflowState
         if let node {

@@ -24,7 +24,7 @@ struct RunSession {
         options.failurePolicy = settings.keepGoing ? .continueIndependent : .failFast
         options.limits = PayloadLimits(maxOutputBytes: settings.maxOutputBytes)
         options.onEvent = { progress.handle($0) }
-        let workflow = Workflow(id: key.id, tenant: key.tenant, dag: dag, store: store, options: options)
+        let workflow = Workflow(key: key, dag: dag, store: store, options: options)
         let source = definition.source
 
         let interrupts = Interrupts(

@@ -90,7 +90,7 @@ extension FlatBuffersStore {
                 if options.keepHistory, path == journalPath(key) {
                     throw FlowError(
                         .historyUnavailable,
-                        "workflow \(key): events \(next) to \(header.base_sequence) were never journaled: it was saved as whole states (the end or level persistence strategy), which keep the state, not the events")
+                        "workflow \(key): events \(next) to \(header.base_sequence) are not in its history: they were never journaled (it was saved as whole states, with the end or level persistence strategy, which keep the state, not the events)")
                 }
                 throw FlowError(
                     .historyUnavailable,
