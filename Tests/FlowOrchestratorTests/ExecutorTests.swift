@@ -173,7 +173,7 @@ struct ExecutorTests {
         #expect(result.state[node: "sleepy"]?.lastError?.contains("timed out after") == true)
     }
 
-    @Test("cancelling the task records cancelled, never failed")
+    @Test("cancelling the task records interrupted (which resumes), never failed or cancelled")
     func cancellation() async throws {
         let started = Mutex(false)
         var dag = DAG()
@@ -189,10 +189,10 @@ struct ExecutorTests {
         while !started.withLock({ $0 }) { try await Task.sleep(for: .milliseconds(2)) }
         task.cancel()
         let result = try await task.value
-        #expect(result.status == .cancelled)
-        #expect(result.state[node: "long"]?.status == .cancelled)
+        #expect(result.status == .interrupted)
+        #expect(result.state[node: "long"]?.status == .interrupted)
         #expect(result.state[node: "after"]?.status == .pending)
-        #expect(try await store.load(WorkflowKey(id: "cancel")).status == .cancelled)
+        #expect(try await store.load(WorkflowKey(id: "cancel")).status == .interrupted)
     }
 
     /// a fails as soon as c is running; b needs a; c is independent and slow; d needs c.

@@ -22,6 +22,7 @@ final class FaultyFileLayer: FileLayer {
 
     private let real = SystemFileLayer()
     private let state = Mutex<(fault: Fault?, writes: Int, syncs: Int)>((nil, 0, 0))
+    private let injected = Mutex(0)
 
     func arm(_ fault: Fault?) { state.withLock { $0 = (fault, 0, 0) } }
 
@@ -67,12 +68,18 @@ final class FaultyFileLayer: FileLayer {
         holds.withLock { $0.now -= 1 }
     }
 
+    /// How many writes this layer has failed on purpose since it was made: a test asserts it is
+    /// not zero, so that it cannot pass with writes that bypass the layer.
+    var injectedWriteFaults: Int { injected.withLock { $0 } }
+
     private func writeFault(_ count: Int) -> (Errno?, Int) {
         state.withLock { state in
             switch state.fault {
             case .failWrites(let after, let errno):
                 state.writes += 1
-                return state.writes > after ? (Errno(code: errno), count) : (nil, count)
+                guard state.writes > after else { return (nil, count) }
+                injected.withLock { $0 += 1 }
+                return (Errno(code: errno), count)
             case .shortWrites(let bytes):
                 return (nil, min(count, bytes))
             default:
@@ -156,6 +163,8 @@ struct TemporaryDirectory {
     }
 
     func cleanup() {
+        // KEEP_TMP=1 keeps every test's directory, to look at what a failing test left.
+        if getenv("KEEP_TMP") != nil { return }
         _ = try? FileIO(layer: SystemFileLayer()).removeTree(path)
     }
 }

@@ -19,7 +19,7 @@ final class RunCoordinator: Sendable {
     private enum Outcome {
         case completed(Data)
         case failed(String)
-        case cancelled
+        case cancelled(attempt: UInt32)
     }
 
     private enum WorkerExit { case drained, stop }
@@ -334,7 +334,7 @@ final class RunCoordinator: Sendable {
             } catch let thrown {
                 error = thrown
             }
-            if Task.isCancelled || error is CancellationError { return .cancelled }
+            if Task.isCancelled || error is CancellationError { return .cancelled(attempt: attempt) }
             failures += 1
             let message = Self.describe(error)
             guard failures < node.retry.maxAttempts, node.retry.shouldRetry(error) else {
@@ -350,7 +350,7 @@ final class RunCoordinator: Sendable {
             do {
                 try await Task.sleep(for: delay)
             } catch {
-                return .cancelled
+                return .cancelled(attempt: 0)
             }
         }
     }
@@ -387,8 +387,13 @@ final class RunCoordinator: Sendable {
                 } else {
                     skipDescendants(of: index, &shared)
                 }
-            case .cancelled:
-                emit(&shared, .nodeCancelled, node: index)
+            case .cancelled(let attempt):
+                // Stopped by fail-fast: cancelled; by the task's cancellation: interrupted.
+                if shared.failFastTriggered {
+                    emit(&shared, .nodeCancelled, node: index)
+                } else {
+                    emit(&shared, .nodeInterrupted, node: index, attempt: attempt)
+                }
                 shared.metrics.nodesCancelled += 1
             }
             let levelDone = markEnded(index, &shared)
@@ -491,7 +496,7 @@ final class RunCoordinator: Sendable {
                 } else if nodes.allSatisfy({ $0.status == .completed }) {
                     .completed
                 } else {
-                    .cancelled
+                    .interrupted
                 }
             emit(&shared, .workflowFinished, workflowStatus: status)
             logger.info("workflow finished", metadata: ["status": "\(status)"])

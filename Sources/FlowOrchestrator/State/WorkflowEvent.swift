@@ -15,6 +15,13 @@ public struct WorkflowEvent: Sendable, Equatable, Codable {
         case dataSet = 8
         case workflowFinished = 9
         case nodeMarkedCompleted = 10
+        /// A node in flight when its process was interrupted (task cancellation of the run);
+        /// `attempt` is the attempt cut short, 0 when the node was waiting to retry. The attempt
+        /// is given back to the node's retry budget; the node runs again on resume.
+        case nodeInterrupted = 11
+        /// Found at recovery: the node's attempt `attempt` was cut short by a crash of the
+        /// process that ran it. The attempt stays counted against the node's retry budget.
+        case nodeCrashed = 12
 
         public var description: String {
             switch self {
@@ -29,6 +36,8 @@ public struct WorkflowEvent: Sendable, Equatable, Codable {
             case .dataSet: "data.set"
             case .workflowFinished: "workflow.finished"
             case .nodeMarkedCompleted: "node.marked_completed"
+            case .nodeInterrupted: "node.interrupted"
+            case .nodeCrashed: "node.crashed"
             }
         }
 
@@ -55,7 +64,9 @@ public struct WorkflowEvent: Sendable, Equatable, Codable {
     public var attempt: UInt32
     /// The workflow's new status, for `workflowStarted` and `workflowFinished`.
     public var workflowStatus: WorkflowStatus?
-    /// The error, for `nodeFailed`, `nodeRetried` and `nodeSkipped` (the reason).
+    /// The error, for `nodeFailed`, `nodeRetried` and `nodeSkipped` (the reason); for
+    /// `workflowFinished`, why the run ended so when no node's error says it (stored as
+    /// ``WorkflowState/reason``).
     public var error: String?
     /// The key, for `dataSet`.
     public var key: String?
@@ -95,8 +106,14 @@ extension WorkflowState {
             applyNodeEvent(event, at: index)
         } else {
             switch event.kind {
-            case .workflowStarted, .workflowFinished:
+            case .workflowStarted:
+                // Found running: the run before crashed, and this one recovers it.
+                if status == .running { recoveries &+= 1 }
                 if let status = event.workflowStatus { self.status = status }
+                reason = nil
+            case .workflowFinished:
+                if let status = event.workflowStatus { self.status = status }
+                reason = event.error
             case .dataSet:
                 if let key = event.key { data[key] = event.payload }
             default:
@@ -156,24 +173,39 @@ extension WorkflowState {
             nodes[index].attempts = event.attempt
             nodes[index].startedAt = time
             nodes[index].endedAt = nil
+            nodes[index].countedAttempts &+= 1
+            nodes[index].attemptOpen = true
         case .nodeCompleted, .nodeMarkedCompleted:
             nodes[index].status = .completed
             nodes[index].endedAt = time
             nodes[index].lastError = nil
             nodes[index].output = event.payload
+            nodes[index].resetBudget()
+            recoveries = 0
         case .nodeFailed:
             nodes[index].status = .failed
             nodes[index].endedAt = time
             nodes[index].lastError = event.error
+            nodes[index].attemptOpen = false
         case .nodeRetried:
             nodes[index].lastError = event.error
+            nodes[index].attemptOpen = false
         case .nodeSkipped:
             nodes[index].status = .skipped
             nodes[index].endedAt = time
             nodes[index].lastError = event.error
-        case .nodeCancelled:
-            nodes[index].status = .cancelled
+            nodes[index].attemptOpen = false
+        case .nodeCancelled, .nodeInterrupted:
+            nodes[index].status = event.kind == .nodeCancelled ? .cancelled : .interrupted
             nodes[index].endedAt = time
+            // The attempt did not fail: it is given back to the retry budget.
+            if nodes[index].attemptOpen, nodes[index].countedAttempts > 0 { nodes[index].countedAttempts -= 1 }
+            nodes[index].attemptOpen = false
+        case .nodeCrashed:
+            nodes[index].status = .interrupted
+            nodes[index].endedAt = time
+            nodes[index].crashedAttempts &+= 1
+            nodes[index].attemptOpen = false
         case .nodeReset:
             // A finished workflow with a node set back to pending has work again.
             if status.isFinished { status = .pending }
@@ -182,6 +214,8 @@ extension WorkflowState {
             nodes[index].endedAt = nil
             nodes[index].lastError = nil
             nodes[index].output = nil
+            nodes[index].resetBudget()
+            recoveries = 0
         case .workflowStarted, .dataSet, .workflowFinished:
             break
         }

@@ -41,6 +41,8 @@ public struct WorkflowSummary: Sendable, Equatable, Codable {
     public var nodeCounts: [NodeStatus: Int]
     /// The bytes the workflow takes in the store, where the store can tell.
     public var storedBytes: Int
+    /// Why the workflow has its status when no node's error says it (``WorkflowState/reason``).
+    public var reason: String?
 
     /// The summary of `state`.
     public init(_ state: WorkflowState, storedBytes: Int = 0) {
@@ -54,6 +56,7 @@ public struct WorkflowSummary: Sendable, Equatable, Codable {
         nodeCount = state.nodes.count
         nodeCounts = state.statusCounts
         self.storedBytes = storedBytes
+        reason = state.reason
     }
 }
 

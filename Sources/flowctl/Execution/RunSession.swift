@@ -27,7 +27,8 @@ struct RunSession {
         let workflow = Workflow(id: key.id, tenant: key.tenant, dag: dag, store: store, options: options)
         let source = definition.source
 
-        let interrupts = Interrupts()
+        let interrupts = Interrupts(
+            notice: "flowctl: interrupted: stopping the running nodes (interrupt again to kill them at once)")
         defer {
             interrupts.stop()
             shell.inputs.removeAll()
@@ -39,7 +40,7 @@ struct RunSession {
         if interrupted { return .interrupted }
         switch result.status {
         case .completed: return .success
-        case .cancelled: return .interrupted
+        case .cancelled, .interrupted: return .interrupted
         default: return .workflowFailed
         }
     }

@@ -366,7 +366,7 @@ final class FileStoreEngine: Sendable {
         case .failure(let errno):
             io.close(fd)
             if errno == .wouldBlock { return nil }
-            throw FileIO.ioError("locking", path, errno)
+            throw FileIO.ioError("locking", path, errno, call: "flock")
         }
     }
 

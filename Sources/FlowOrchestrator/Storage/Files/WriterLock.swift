@@ -56,7 +56,7 @@ final class WriterLock: Sendable {
                     throw FlowError(
                         .locked, "workflow \(key) is being written by another runner (\(holder)); wait for it to finish")
                 }
-                throw FileIO.ioError("locking", path, errno)
+                throw FileIO.ioError("locking", path, errno, call: "flock")
             }
             // A lock on a file a deleter unlinked meanwhile guards nothing: take the new one.
             if isStillNamed(fd, path) { break }

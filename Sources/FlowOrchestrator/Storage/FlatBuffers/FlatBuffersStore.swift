@@ -389,6 +389,10 @@ public final class FlatBuffersStore: FileWorkflowStore {
                 else {
                     return [StoreProblem(path: path, message: "journal without a snapshot")]
                 }
+                if let cut = outcome.cutTail, outcome.damageBeforeTail {
+                    let message = JournalReader.describeDamageBeforeTail(at: cut.offset, cut.message, intact: outcome.records)
+                    return [StoreProblem(path: path, message: message)]
+                }
                 if let cut = outcome.cutTail {
                     return [StoreProblem(path: path, message: "damaged tail at offset \(cut.offset): \(cut.message)")]
                 }

@@ -62,6 +62,18 @@ enum JournalCodec {
         var goodEnd: Int
         /// Why the scan stopped early, with the file offset of the bad frame; nil at a clean end.
         var damage: (offset: Int, message: String, isTail: Bool)?
+        /// A frame that is intact (its CRC matches) but holds a status or event kind this
+        /// version does not know, with its file offset: written by a newer version, not damage.
+        var newer: (offset: Int, message: String)?
+
+        /// Throws `newerFormat` naming `path` when the scan stopped at a record of a newer
+        /// version (see ``newer``).
+        func requireKnownRecords(path: String) throws {
+            if let newer {
+                throw FlowError(
+                    .newerFormat, "\(path): record at offset \(newer.offset): \(newer.message) (written by a newer version?)")
+            }
+        }
 
         /// Throws `corruptData` unless the records are numbered `base + 1`, `base + 2`, ... with
         /// no gap, repeat or step back (ADR 3): the rule every reader of a journal applies, so
@@ -90,17 +102,21 @@ enum JournalCodec {
             }
             throw FlowError(.corruptData, "\(path): bad journal header: \(error.text)")
         }
-        return (header, scanFrames(buffer, from: Int(FBS_JOURNAL_HEADER_SIZE)))
+        let scan = scanFrames(buffer, from: Int(FBS_JOURNAL_HEADER_SIZE))
+        try scan.requireKnownRecords(path: path)
+        return (header, scan)
     }
 
     /// Reads the good frames of `buffer` from `start` (a frame boundary, 8-aligned in memory),
-    /// as ``scan(_:path:)`` does after the header.
-    static func scanFrames(_ buffer: UnsafeRawBufferPointer, from start: Int) -> Scan {
+    /// as ``scan(_:path:)`` does after the header. `base` is the file offset of `buffer`'s first
+    /// byte: the damage's offset and message are file offsets (`goodEnd` stays in the buffer).
+    static func scanFrames(_ buffer: UnsafeRawBufferPointer, from start: Int, base: Int = 0) -> Scan {
         var scan = Scan(goodEnd: start)
         var offset = start
         var views = [fbs_record_view](repeating: fbs_record_view(), count: 4096)
         while true {
             var result = fbs_scan_result()
+            let pieceStart = offset
             let rest = UnsafeRawBufferPointer(rebasing: buffer[offset...])
             _ = views.withUnsafeMutableBufferPointer { views in
                 fbs_records_scan(rest.baseAddress, rest.count, views.baseAddress, views.count, &result)
@@ -113,13 +129,33 @@ enum JournalCodec {
                 continue
             case FBS_SCAN_END:
                 return scan
+            case FBS_SCAN_BAD_RECORD where result.error.code == FBS_ERR_BAD_ENUM:
+                scan.newer = (offset, result.error.text)
+                return scan
             default:
-                let message = result.error.text
                 let isTail = result.stop == FBS_SCAN_TORN_TAIL || !hasValidFrame(in: buffer, after: offset)
-                scan.damage = (offset, "\(message.isEmpty ? "bad frame" : message)", isTail)
+                let frame = base + offset
+                scan.damage = (frame, damageText(result.error, frame: frame, pieceStart: base + pieceStart), isTail)
                 return scan
             }
         }
+    }
+
+    /// The C scanner's message about the bad frame at file offset `frame`, without the offsets it
+    /// counts from the start of the piece it was given: the frame's file offset is said by the
+    /// caller, and an offset inside the frame is given as a file offset.
+    private static func damageText(_ error: fbs_error, frame: Int, pieceStart: Int) -> String {
+        var message = withUnsafeBytes(of: error.message) { raw in
+            String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+        }
+        if message.hasPrefix("frame at "), let colon = message.firstIndex(of: ":") {
+            message = String(message[message.index(after: colon)...].drop { $0 == " " })
+        }
+        if error.offset != FBS_NO_OFFSET {
+            let at = pieceStart + Int(error.offset)
+            if at != frame { message += " at offset \(at)" }
+        }
+        return message.isEmpty ? "bad frame" : message
     }
 
     /// Whether any 8-aligned offset past the bad frame at `offset` starts a frame that passes

@@ -80,11 +80,12 @@ extension FlatBuffersStore {
                 let size = try engine.io.size(fd, path: path)
                 if let offset = position?.offset, size > offset {
                     let fresh = try engine.io.read(fd, at: offset, count: Int(size - offset), path: path)
-                    let scan = JournalCodec.scanFrames(fresh.bytes, from: 0)
+                    let scan = JournalCodec.scanFrames(fresh.bytes, from: 0, base: Int(offset))
                     for event in scan.events { try deliver(event) }
+                    try scan.requireKnownRecords(path: path)
                     position?.offset = offset + Int64(scan.goodEnd)
                     if let damage = scan.damage, !damage.isTail {
-                        throw FlowError(.corruptData, "\(path): damaged at offset \(offset + Int64(damage.offset)) (\(damage.message))")
+                        throw FlowError(.corruptData, "\(path): damaged at offset \(damage.offset) (\(damage.message))")
                     }
                     // A damaged tail may be a record still being written: look again next time.
                 }
