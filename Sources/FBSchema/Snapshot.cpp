@@ -420,12 +420,16 @@ fbs_code encode(const fbs_snapshot_in *in, fbs_buffer *out, fbs_error *err) {
     const auto reason_off = make_string(b, reason);
     flatbuffers::Offset<flatbuffers::Vector<const fb::NodeBudget *>> budgets_off = 0;
     if (in->budget_count != 0) {
-        fb::NodeBudget *budgets = nullptr;
-        budgets_off = b.CreateUninitializedVectorOfStructs(in->budget_count, &budgets);
+        // Not CreateUninitializedVectorOfStructs: in 2.0.8 it aligns to sizeof(NodeBudget) (12),
+        // which raises the buffer's alignment to 12 and so misaligns the node region's 64-bit
+        // fields; CreateVectorOfStructs aligns to alignof (4).
+        std::vector<fb::NodeBudget> budgets;
+        budgets.reserve(in->budget_count);
         for (size_t i = 0; i < in->budget_count; ++i) {
             const fbs_node_budget &budget = in->budgets[i];
-            budgets[i] = fb::NodeBudget(budget.counted, budget.crashed, budget.open != 0);
+            budgets.emplace_back(budget.counted, budget.crashed, budget.open != 0);
         }
+        budgets_off = b.CreateVectorOfStructs(budgets.data(), budgets.size());
     }
 
     fb::SnapshotBuilder sb(b);

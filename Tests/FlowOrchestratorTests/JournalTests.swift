@@ -406,7 +406,7 @@ struct JournalTests {
         #expect(try await store.listAll().count == 1)
     }
 
-    @Test("many tasks saving one workflow at once never leave a torn file")
+    @Test("many tasks saving one workflow in turn, read meanwhile, never leave a torn file")
     func concurrentSaves() async throws {
         let directory = TemporaryDirectory()
         defer { directory.cleanup() }
@@ -416,10 +416,20 @@ struct JournalTests {
             state.lastSequence = 5
             return state
         }
+        try await store.saveState(states[0], durability: .buffered)
         try await withThrowingTaskGroup(of: Void.self) { group in
             for state in states {
                 group.addTask {
-                    for _ in 0..<20 { try await store.saveState(state, durability: .buffered) }
+                    // Each save takes the writer in turn (the lock refuses a second at once).
+                    var saved = 0
+                    while saved < 20 {
+                        do {
+                            try await store.saveState(state, durability: .buffered)
+                            saved += 1
+                        } catch let error as FlowError where error.code == .locked {
+                            await Task.yield()
+                        }
+                    }
                 }
             }
             group.addTask {

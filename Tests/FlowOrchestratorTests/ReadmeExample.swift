@@ -18,9 +18,8 @@ func nightlyReport(storeDirectory: String) async throws -> WorkflowStatus {
     }
 
     let store = try FlatBuffersStore(directory: storeDirectory)
-    let workflow = Workflow(
-        id: "nightly-report", dag: dag, store: store,
-        options: ExecutionOptions(persistence: .node, durability: .fsync))
+    // The default options: dependency scheduling, every status change journaled and fsynced.
+    let workflow = Workflow(id: "nightly-report", dag: dag, store: store)
     // Run it again after a crash and completed nodes are skipped.
     let result = try await workflow.execute()
     return result.status

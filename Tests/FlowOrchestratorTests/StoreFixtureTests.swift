@@ -222,7 +222,9 @@ struct StoreFixtureV1Tests {
             ])
 
         // Persisted once at the end: a state, no events.
-        await #expect(throws: FlowError.self) { try await store.history(quick) }
+        let error = await #expect(throws: FlowError.self) { try await store.history(quick) }
+        #expect(error?.code == .historyUnavailable)
+        #expect(error?.message.contains("events 1 to 6 were never journaled") == true, "\(String(describing: error))")
     }
 
     @Test("state(at:): past states from the archived snapshots and journals")

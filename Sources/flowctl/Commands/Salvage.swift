@@ -39,19 +39,19 @@ struct Salvage: AsyncParsableCommand {
         } catch {
             throw CLIError(.storeOrData, "cannot open store \(store.directory): \(SystemError.describe(error))")
         }
-        let lease = try await salvaging.acquireWriter(key)
+        let writer = try await salvaging.acquireWriter(key)
         let kept: WorkflowState
         do {
             kept = try await salvaging.load(key)
             // Opening the journal for writing cuts it at the damage (synced); the save then
             // rewrites the snapshot and summary from what was kept.
-            try await lease.append([], durability: .fsync)
-            try await lease.save(kept, durability: .fsync)
+            try await writer.append([], durability: .fsync)
+            try await writer.save(kept, durability: .fsync)
         } catch {
-            await lease.release()
+            await writer.release()
             throw error
         }
-        await lease.release()
+        await writer.release()
         let events = kept.lastSequence == 0 ? "no events" : kept.lastSequence == 1 ? "event 1" : "events 1-\(kept.lastSequence)"
         let dropped = damage.map {
             "; dropped \(TextFormat.bytes(max(size - $0.offset, 0))) of journal.log from offset \($0.offset) (\($0.message)) to its end, the damage and every record after it"

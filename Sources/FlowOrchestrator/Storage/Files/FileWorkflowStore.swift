@@ -36,11 +36,11 @@ extension FileWorkflowStore {
 
 /// What a store with more files than a snapshot adds to a transaction
 /// (``FileStoreEngine/transact(_:durability:hooks:)``).
-struct TransactionHooks {
+struct TransactionHooks: Sendable {
     /// Refuses a transaction before anything changes, with the writer locks held.
-    var check: ([WorkflowState]) throws -> Void = { _ in }
+    var check: @Sendable ([WorkflowState]) throws -> Void = { _ in }
     /// Runs before the files are written, with the writer locks held.
-    var prepare: ([WorkflowKey]) throws -> Void = { _ in }
+    var prepare: @Sendable ([WorkflowKey]) throws -> Void = { _ in }
     /// Files written next to each snapshot and summary.
-    var extraFiles: (WorkflowState) throws -> [(name: String, bytes: [UInt8])] = { _ in [] }
+    var extraFiles: @Sendable (WorkflowState) throws -> [(name: String, bytes: [UInt8])] = { _ in [] }
 }

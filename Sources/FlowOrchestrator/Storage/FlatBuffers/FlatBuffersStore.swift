@@ -101,13 +101,13 @@ public final class FlatBuffersStore: FileWorkflowStore {
     /// offset. The writer's own process gets its in-memory replica.
     public func load(_ key: WorkflowKey) async throws -> WorkflowState {
         if let handle = journals[key] { return handle.state }
-        return try read(key).state
+        return try await IOThreadPool.shared.run { try self.read(key).state }
     }
 
     /// One page of workflows, answered from summary files without reading snapshots. Workflows
     /// whose files cannot be read are left out (``verify()`` reports them).
     public func list(_ query: WorkflowQuery) async throws -> WorkflowPage {
-        try engine.list(query)
+        try await IOThreadPool.shared.run { try self.engine.list(query) }
     }
 
     private func read(_ key: WorkflowKey) throws -> JournalReader.Outcome {
@@ -199,8 +199,8 @@ public final class FlatBuffersStore: FileWorkflowStore {
                     try self.archiveEpoch(key)
                 }
             },
-            extraFiles: transactionFiles(for:))
-        try engine.transact(states, durability: durability, hooks: hooks)
+            extraFiles: { try self.transactionFiles(for: $0) })
+        try await IOThreadPool.shared.run { try self.engine.transact(states, durability: durability, hooks: hooks) }
     }
 
     /// Points an open journal handle at the journal a transaction put in place.
@@ -326,7 +326,7 @@ public final class FlatBuffersStore: FileWorkflowStore {
     /// `locked` names the holder's pid. Releasing the writer also closes the workflow's journal,
     /// so the next writer (in any process) reopens the state from disk.
     public func acquireWriter(_ key: WorkflowKey) async throws -> any WorkflowWriter {
-        try acquireWriter(key, ignoringLock: false)
+        try await IOThreadPool.shared.run { try self.acquireWriter(key, ignoringLock: false) }
     }
 
     /// The writer of `key`; with `ignoringLock` the `flock` is skipped (tests of fencing stand
@@ -344,11 +344,11 @@ public final class FlatBuffersStore: FileWorkflowStore {
         var epoch: UInt64 { lock.epoch }
 
         func save(_ state: WorkflowState, durability: Durability) async throws {
-            try store.save(state, durability: durability, writer: lock)
+            try await IOThreadPool.shared.run { [store, lock] in try store.save(state, durability: durability, writer: lock) }
         }
 
         func append(_ events: [WorkflowEvent], durability: Durability) async throws {
-            try store.append(events, durability: durability, writer: lock)
+            try await IOThreadPool.shared.run { [store, lock] in try store.append(events, durability: durability, writer: lock) }
         }
 
         func release() async {
@@ -358,16 +358,18 @@ public final class FlatBuffersStore: FileWorkflowStore {
     }
 
     public func delete(_ key: WorkflowKey) async throws {
-        closeJournal(key)
-        try engine.delete(key)
+        try await IOThreadPool.shared.run {
+            self.closeJournal(key)
+            try self.engine.delete(key)
+        }
     }
 
     public func purge(finishedBefore cutoff: Date, tenant: String? = nil) async throws -> [WorkflowKey] {
-        try engine.purge(finishedBefore: cutoff, tenant: tenant, loadState: stateOnDisk)
+        try await IOThreadPool.shared.run { try self.engine.purge(finishedBefore: cutoff, tenant: tenant, loadState: self.stateOnDisk) }
     }
 
     public func stats() async throws -> StoreStats {
-        var stats = try engine.stats()
+        var stats = try await IOThreadPool.shared.run { try self.engine.stats() }
         stats.journalTailsCut = tailsCut.load(ordering: .relaxed)
         return stats
     }
@@ -375,6 +377,10 @@ public final class FlatBuffersStore: FileWorkflowStore {
     /// Reads every snapshot, summary and journal and reports each problem with its file and
     /// offset (a torn journal tail included: it is not an error, but it is worth knowing).
     public func verify() async throws -> [StoreProblem] {
+        try await IOThreadPool.shared.run { try self.verifyNow() }
+    }
+
+    private func verifyNow() throws -> [StoreProblem] {
         try engine.verify { key, directory in
             let path = "\(directory)/journal.log"
             guard access(path, F_OK) == 0 else { return [] }

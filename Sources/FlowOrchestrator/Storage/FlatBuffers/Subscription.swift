@@ -107,7 +107,7 @@ extension FlatBuffersStore {
     /// The last sequence number `consumer` acknowledged for `key`; 0 when it never did.
     public func position(of consumer: String, for key: WorkflowKey) async throws -> UInt64 {
         let path = try consumerPath(consumer, key)
-        guard let buffer = try engine.io.readFile(path, limit: 64) else { return 0 }
+        guard let buffer = try await IOThreadPool.shared.run({ try self.engine.io.readFile(path, limit: 64) }) else { return 0 }
         let text = String(decoding: buffer.bytes, as: UTF8.self)
         guard text.hasSuffix("\n"), let sequence = UInt64(text.dropLast()) else {
             throw FlowError(.corruptData, "\(path): not a consumer position")
@@ -120,9 +120,11 @@ extension FlatBuffersStore {
     public func acknowledge(_ consumer: String, for key: WorkflowKey, through sequence: UInt64) async throws {
         let path = try consumerPath(consumer, key)
         guard sequence > (try await position(of: consumer, for: key)) else { return }
-        try engine.io.makeDirectories(FileIO.parent(of: path), durability: .fsync)
-        try Array("\(sequence)\n".utf8).withUnsafeBytes { bytes in
-            try engine.io.replaceAtomically(path, with: bytes, durability: .fsync)
+        try await IOThreadPool.shared.run { [engine] in
+            try engine.io.makeDirectories(FileIO.parent(of: path), durability: .fsync)
+            try Array("\(sequence)\n".utf8).withUnsafeBytes { bytes in
+                try engine.io.replaceAtomically(path, with: bytes, durability: .fsync)
+            }
         }
     }
 

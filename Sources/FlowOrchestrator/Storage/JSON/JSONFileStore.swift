@@ -25,27 +25,28 @@ public final class JSONFileStore: FileWorkflowStore {
 
     /// The workflow's state; `notFound`, or `corruptData` naming the file and offset.
     public func load(_ key: WorkflowKey) async throws -> WorkflowState {
-        try engine.load(key)
+        try await IOThreadPool.shared.run { try self.engine.load(key) }
     }
 
     /// One page of workflows, answered from summary files without reading snapshots. Workflows
     /// whose files cannot be read are left out (``verify()`` reports them).
     public func list(_ query: WorkflowQuery) async throws -> WorkflowPage {
-        try engine.list(query)
+        try await IOThreadPool.shared.run { try self.engine.list(query) }
     }
 
     /// Removes the workflow's directory; refused (`locked`) while a writer holds it. Atomic and
     /// durable on return: the directory is renamed away (synced) before its files are removed,
     /// so a crash leaves the workflow whole or gone.
     public func delete(_ key: WorkflowKey) async throws {
-        try engine.delete(key)
+        try await IOThreadPool.shared.run { try self.engine.delete(key) }
     }
 
     /// Takes the workflow's writer lock and raises its epoch (synced before this returns);
     /// `locked` names the holder's pid. The lock is released by the writer, or by the kernel
     /// when the holder dies.
     public func acquireWriter(_ key: WorkflowKey) async throws -> any WorkflowWriter {
-        Writer(engine: engine, lock: try engine.acquireWriter(key))
+        let engine = engine
+        return try await IOThreadPool.shared.run { Writer(engine: engine, lock: try engine.acquireWriter(key)) }
     }
 
     /// A writer that skips the `flock` (tests of fencing stand for a program that skips it).
@@ -64,8 +65,10 @@ public final class JSONFileStore: FileWorkflowStore {
         /// or the new one.
         func save(_ state: WorkflowState, durability: Durability) async throws {
             guard state.tenant == key.tenant, state.id == key.id else { throw FlowError.wrongWorkflow(state, writer: key) }
-            try lock.check()
-            try engine.save(state, durability: durability)
+            try await IOThreadPool.shared.run { [engine, lock] in
+                try lock.check()
+                try engine.save(state, durability: durability)
+            }
         }
 
         /// Refused: this store keeps no journal (`supportsJournal` is false).
@@ -82,18 +85,18 @@ public final class JSONFileStore: FileWorkflowStore {
     /// workflows' writer locks itself (`locked` if one is held, including by the caller).
     /// Durable on return.
     public func saveAll(_ states: [WorkflowState], durability: Durability = .fsync) async throws {
-        try engine.transact(states, durability: durability)
+        try await IOThreadPool.shared.run { try self.engine.transact(states, durability: durability) }
     }
 
     public func purge(finishedBefore cutoff: Date, tenant: String? = nil) async throws -> [WorkflowKey] {
-        try engine.purge(finishedBefore: cutoff, tenant: tenant, loadState: engine.load)
+        try await IOThreadPool.shared.run { try self.engine.purge(finishedBefore: cutoff, tenant: tenant, loadState: self.engine.load) }
     }
 
     public func stats() async throws -> StoreStats {
-        try engine.stats()
+        try await IOThreadPool.shared.run { try self.engine.stats() }
     }
 
     public func verify() async throws -> [StoreProblem] {
-        try engine.verify()
+        try await IOThreadPool.shared.run { try self.engine.verify() }
     }
 }
