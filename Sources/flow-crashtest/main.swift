@@ -44,6 +44,11 @@ nonisolated func runMany(directory: String, count: Int) async throws -> Int {
 }
 
 if arguments.count == 4, arguments[1] == "many", let count = Int(arguments[3]) {
+    // Descriptors inherited from the caller (a test runner keeps many open) would take slots of
+    // a low `ulimit -n`: the file limit is for this process's own files.
+    if let inherited = try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd") {
+        for fd in inherited.compactMap({ Int32($0) }) where fd > 2 { close(fd) }
+    }
     do {
         let clock = ContinuousClock()
         let start = clock.now

@@ -22,6 +22,11 @@ private func everyKind() -> [WorkflowEvent] {
         (.nodeMarkedCompleted(node: "b", output: Data()), -1),
         (.nodeStarted(node: "c", attempt: 1), 2),
         (.nodeCancelled(node: "c"), 2),
+        (.nodeStarted(node: "c", attempt: 2), 2),
+        (.nodeInterrupted(node: "c", attempt: 2), 2),
+        (.nodeStarted(node: "c", attempt: 3), 2),
+        (.nodeCrashed(node: "c", attempt: 3), 2),
+        (.workflowFinished(status: .interrupted, reason: nil), -1),
         (.nodeFailed(node: "c", attempt: nil, error: ""), 2),
         (.workflowFinished(status: .failed, reason: "recovery limit"), -1),
     ]
@@ -55,7 +60,9 @@ struct EventTypeTests {
         #expect(events.map(\.kind.description).prefix(3) == ["workflow.started", "node.started", "node.completed"])
         #expect(events[12].kind.description == "node.marked_completed")
         #expect(events[8].kind.description == "data.set")
-        #expect(events.map(\.node) == [nil, "a", "a", "b", "b", "b", "b", "c", nil, nil, nil, "b", "b", "c", "c", "c", nil])
+        #expect(
+            events.map(\.node)
+                == [nil, "a", "a", "b", "b", "b", "b", "c", nil, nil, nil, "b", "b", "c", "c", "c", "c", "c", "c", nil, "c", nil])
         var state = WorkflowState(id: "wf", tenant: "acme", fingerprint: "fp", nodeNames: ["a", "b", "c"])
         try state.apply(events)
         #expect(state.status == .failed)

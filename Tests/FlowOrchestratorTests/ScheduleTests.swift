@@ -112,4 +112,23 @@ struct ScheduleTests {
             budget.refusal(for: node)
                 == "attempt 2 of 2 was interrupted by a crash; 2 attempts interrupted by crashes, 2 of 2 used: retry budget spent")
     }
+
+    @Test("a node without retries gets one more attempt after a crash, and fails at the second")
+    func crashFloor() {
+        let budget = RetryBudget(maxAttempts: 1)
+        var node = NodeState(name: "plain")
+        node.countedAttempts = 1
+        #expect(!budget.allowsRetry(after: node))  // a failed attempt is not retried
+        node.crashedAttempts = 1
+        node.status = .interrupted
+        #expect(budget.refusal(for: node) == nil)  // a crashed one runs once more
+        node.countedAttempts = 2
+        node.crashedAttempts = 2
+        #expect(
+            budget.refusal(for: node)
+                == "attempt 2 of 2 was interrupted by a crash; 2 attempts interrupted by crashes, 2 of 2 used: retry budget spent")
+        node.crashedAttempts = 1  // the second attempt failed instead: no third
+        #expect(!budget.allowsRetry(after: node))
+        #expect(budget.refusal(for: node) != nil)
+    }
 }

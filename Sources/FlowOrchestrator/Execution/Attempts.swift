@@ -7,21 +7,33 @@ import Synchronization
 ///
 /// An attempt cut short by a crash stays counted (a node whose attempts kill the process would
 /// otherwise run forever); one cut short by an interrupt or a cancellation is given back.
+///
+/// A node without retries (`maxAttempts` 1) still gets one more attempt after a crash: a single
+/// crash is more often the machine's (a reboot, the OOM killer, a failed disk write that stopped
+/// the run) than the node's, and failing every node in flight on it would turn each such crash
+/// into manual repair. A second crash fails it. Budgets of 2 or more count crashes exactly.
 struct RetryBudget: Equatable {
     /// The attempts allowed, the first included.
     var maxAttempts: Int
+
+    /// The attempts allowed to `node`: ``maxAttempts``, or 2 for a node without retries that a
+    /// crash has cut short.
+    func allowed(for node: NodeState) -> Int {
+        node.crashedAttempts > 0 ? max(maxAttempts, 2) : maxAttempts
+    }
 
     /// Whether node `node` may start another attempt; nil when it may, else why not (the
     /// error the node fails with).
     func refusal(for node: NodeState) -> String? {
         let used = Int(node.countedAttempts)
-        guard used >= maxAttempts else { return nil }
+        let allowed = allowed(for: node)
+        guard used >= allowed else { return nil }
         let crashed = Int(node.crashedAttempts)
         if crashed > 0 {
-            let last = node.status == .interrupted ? "attempt \(used) of \(maxAttempts) was interrupted by a crash; " : ""
-            return "\(last)\(crashed) attempt\(crashed == 1 ? "" : "s") interrupted by crashes, \(used) of \(maxAttempts) used: retry budget spent"
+            let last = node.status == .interrupted ? "attempt \(used) of \(allowed) was interrupted by a crash; " : ""
+            return "\(last)\(crashed) attempt\(crashed == 1 ? "" : "s") interrupted by crashes, \(used) of \(allowed) used: retry budget spent"
         }
-        return "\(used) of \(maxAttempts) attempts used: retry budget spent"
+        return "\(used) of \(allowed) attempts used: retry budget spent"
     }
 
     /// Whether a node whose latest attempt failed (``NodeState/countedAttempts`` includes it)
