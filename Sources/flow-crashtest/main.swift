@@ -7,6 +7,12 @@
 // name to MARKER_FILE (O_APPEND, fsync) before returning its name as output, so the marker file
 // counts executions. Persistence: every status change, fsync durability. Prints the final
 // status and exits 0 (completed), 1 (other status) or 3 (error).
+//
+//   flow-crashtest many STORE COUNT
+//
+// Runs COUNT three-node workflows (a → b → c, no-op nodes, node persistence, fsync) in one
+// process, all started at once; prints how many completed and workflows per second, and exits
+// 0 when every one completed (the bounded-resources test runs it under a low `ulimit -n`).
 import FlowOrchestrator
 import Foundation
 
@@ -15,6 +21,45 @@ import Glibc
 #endif
 
 let arguments = CommandLine.arguments
+
+/// Runs `count` three-node workflows in `directory` at once; returns how many completed.
+nonisolated func runMany(directory: String, count: Int) async throws -> Int {
+    let store = try FlatBuffersStore(directory: directory)
+    var dag = DAG()
+    try dag.addNode("a") { _ in .empty }
+    try dag.addNode("b", dependsOn: ["a"]) { _ in .empty }
+    try dag.addNode("c", dependsOn: ["b"]) { _ in .empty }
+    let options = ExecutionOptions(scheduling: .dependencies, persistence: .node, durability: .fsync)
+    return try await withThrowingTaskGroup(of: Bool.self) { [dag] group in
+        for index in 0..<count {
+            group.addTask {
+                let workflow = Workflow(id: "wf-\(index)", dag: dag, store: store, options: options)
+                return try await workflow.execute().status == .completed
+            }
+        }
+        var completed = 0
+        for try await done in group where done { completed += 1 }
+        return completed
+    }
+}
+
+if arguments.count == 4, arguments[1] == "many", let count = Int(arguments[3]) {
+    do {
+        let clock = ContinuousClock()
+        let start = clock.now
+        let completed = try await runMany(directory: arguments[2], count: count)
+        let elapsed = clock.now - start
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        print(
+            "completed \(completed) of \(count) in \(String(format: "%.2f", seconds)) s (\(String(format: "%.0f", Double(completed) / seconds)) workflows/s)"
+        )
+        exit(completed == count ? 0 : 1)
+    } catch {
+        FileHandle.standardError.write(Data("flow-crashtest: \(error)\n".utf8))
+        exit(3)
+    }
+}
+
 guard arguments.count >= 5, let nodeCount = Int(arguments[4]) else {
     FileHandle.standardError.write(Data("usage: flow-crashtest STORE ID MARKER NODES [WIDTH] [SEED]\n".utf8))
     exit(2)

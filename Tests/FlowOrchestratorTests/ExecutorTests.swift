@@ -4,7 +4,7 @@ import Testing
 
 @testable import FlowOrchestrator
 
-@Suite("Executor")
+@Suite("Executor", .timeLimit(.minutes(2)))
 struct ExecutorTests {
     @Test("every node runs once and dependents read their dependencies' outputs")
     func outputsFlow() async throws {
@@ -39,12 +39,16 @@ struct ExecutorTests {
     @Test("levels: a level starts only after the whole previous level ended")
     func levelOrder() async throws {
         let recorder = Recorder()
+        // b ends first; c only once b has ended, a only once c has: d, which needs only b,
+        // would start before a ends if it did not wait for the whole level.
+        let bEnded = Gate(), cEnded = Gate()
         var dag = DAG()
-        for (name, delay) in [("a", 30), ("b", 1), ("c", 10)] {
+        for (name, waitFor, opens) in [("a", cEnded, nil), ("b", nil, bEnded), ("c", bEnded, cEnded)] as [(String, Gate?, Gate?)] {
             try dag.addNode(name) { context in
                 recorder.record("start \(context.node)")
-                try await Task.sleep(for: .milliseconds(delay))
+                await waitFor?.wait()
                 recorder.record("end \(context.node)")
+                opens?.open()
                 return .empty
             }
         }
@@ -65,15 +69,19 @@ struct ExecutorTests {
     @Test("dependency-driven scheduling starts a node as soon as its own dependencies end")
     func dependencyDriven() async throws {
         let recorder = Recorder()
+        // slow ends only once after-fast has started: with level scheduling the run would hang
+        // (and the suite's time limit fail it).
+        let afterFastStarted = Gate()
         var dag = DAG()
         try dag.addNode("slow") { _ in
-            try await Task.sleep(for: .milliseconds(300))
+            await afterFastStarted.wait()
             recorder.record("end slow")
             return .empty
         }
         try dag.addNode("fast") { _ in .empty }
         try dag.addNode("after-fast", dependsOn: ["fast"]) { _ in
             recorder.record("start after-fast")
+            afterFastStarted.open()
             return .empty
         }
         let result = try await Workflow(
@@ -86,10 +94,15 @@ struct ExecutorTests {
     @Test("the concurrency bound is honoured", arguments: [Scheduling.levels, .dependencies])
     func concurrencyBound(scheduling: Scheduling) async throws {
         let recorder = Recorder()
+        // The first three nodes to start wait until three are in flight at once; the rest pass.
+        let threeRunning = Gate()
         var dag = DAG()
         for i in 0..<24 {
             try dag.addNode("n\(i)") { _ in
-                try await recorder.running { try await Task.sleep(for: .milliseconds(15)) }
+                await recorder.running {
+                    if recorder.inFlightNow >= 3 { threeRunning.open() }
+                    await threeRunning.wait()
+                }
                 return .empty
             }
         }
@@ -181,18 +194,18 @@ struct ExecutorTests {
 
     @Test("cancelling the task records interrupted (which resumes), never failed or cancelled")
     func cancellation() async throws {
-        let started = Mutex(false)
+        let started = Gate()
         var dag = DAG()
         try dag.addNode("long") { _ in
-            started.withLock { $0 = true }
-            try await Task.sleep(for: .seconds(30))
+            started.open()
+            try await Task.sleep(for: .seconds(3600))  // until cancelled
             return .empty
         }
         try dag.addNode("after", dependsOn: ["long"]) { _ in .empty }
         let store = InMemoryStore()
         let workflow = Workflow(key: try WorkflowKey(id: "cancel"), dag: dag, store: store)
         let task = Task { try await workflow.execute() }
-        while !started.withLock({ $0 }) { try await Task.sleep(for: .milliseconds(2)) }
+        await started.wait()
         task.cancel()
         let result = try await task.value
         #expect(result.status == .interrupted)
@@ -204,16 +217,15 @@ struct ExecutorTests {
     /// a fails as soon as c is running; b needs a; c is independent and slow; d needs c.
     private func failingDAG(_ recorder: Recorder, slow: Duration = .milliseconds(200)) throws -> DAG {
         var dag = DAG()
-        let running = Recorder()
+        let cRunning = Gate()
         try dag.addNode("a") { _ in
             // Fail only once c is in flight: the two start concurrently, and a failure handled
             // before c starts would leave c pending rather than cancelled.
-            let deadline = ContinuousClock.now + .seconds(10)
-            while running.all.isEmpty, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(1)) }
+            await cRunning.wait()
             throw TestFailure("a broke")
         }
         try dag.addNode("c") { _ in
-            running.record("c")
+            cRunning.open()
             try await Task.sleep(for: slow)
             recorder.record("c done")
             return .empty

@@ -13,10 +13,16 @@ final class FileStoreEngine: Sendable {
     let format: any SnapshotFormat
     /// The largest snapshot file read.
     let maxFileBytes: Int
+    /// Bounds the writers holding their lock file open at once.
+    let writerSlots: WriterSlots
 
     private static let transactionDirectory = ".txn"
 
-    init(root: String, format: any SnapshotFormat, layer: any FileLayer, maxFileBytes: Int) throws {
+    init(
+        root: String, format: any SnapshotFormat, layer: any FileLayer, maxFileBytes: Int,
+        maxWriters: Int = WriterSlots.defaultCount()
+    ) throws {
+        self.writerSlots = WriterSlots(count: maxWriters)
         self.root = Self.absolute(root)
         self.io = FileIO(layer: layer)
         self.format = format
@@ -138,12 +144,28 @@ final class FileStoreEngine: Sendable {
 
     /// Takes `key`'s writer lock, then removes what writers that died left in its directory
     /// (temporary and staged files): with the lock held, no one else is writing there.
-    func acquireWriter(_ key: WorkflowKey, ignoringHolder: Bool = false) throws -> WriterLock {
-        let lock = try WriterLock.acquire(directory: directory(key), key: key, io: io, ignoringHolder: ignoringHolder)
+    func acquireWriter(
+        _ key: WorkflowKey, ignoringHolder: Bool = false, onRelease: (@Sendable () -> Void)? = nil
+    ) throws -> WriterLock {
+        let lock = try WriterLock.acquire(
+            directory: directory(key), key: key, io: io, ignoringHolder: ignoringHolder, onRelease: onRelease)
         for name in (try? io.list(directory(key))) ?? [] where name.contains(".tmp-") || name.contains(".txn-") {
             try? io.remove("\(directory(key))/\(name)")
         }
         return lock
+    }
+
+    /// ``acquireWriter(_:ignoringHolder:onRelease:)`` once one of the writer slots is free (it
+    /// waits for one), on the I/O threads; the slot is given back when the writer is released.
+    func acquireWriterInSlot(_ key: WorkflowKey) async throws -> WriterLock {
+        await writerSlots.acquire()
+        do {
+            let slots = writerSlots
+            return try await IOThreadPool.shared.run { try self.acquireWriter(key, onRelease: { slots.release() }) }
+        } catch {
+            writerSlots.release()
+            throw error
+        }
     }
 
     /// Removes `key`'s workflow; refuses while another writer holds it.

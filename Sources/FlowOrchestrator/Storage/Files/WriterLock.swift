@@ -21,9 +21,12 @@ final class WriterLock: Sendable {
     /// This acquisition's epoch.
     let epoch: UInt64
     let path: String
+    /// Runs once when the lock is released (gives the writer's slot back).
+    private let onRelease: (@Sendable () -> Void)?
 
-    private init(fd: Int32, io: FileIO, key: WorkflowKey, epoch: UInt64, path: String) {
+    private init(fd: Int32, io: FileIO, key: WorkflowKey, epoch: UInt64, path: String, onRelease: (@Sendable () -> Void)?) {
         self.fd = Mutex(fd)
+        self.onRelease = onRelease
         self.io = io
         self.key = key
         self.epoch = epoch
@@ -37,7 +40,8 @@ final class WriterLock: Sendable {
     /// throws `locked` naming the holder's pid. With `ignoringHolder` the `flock` is skipped
     /// (only tests do this, to stand for a program that skips the lock).
     static func acquire(
-        directory: String, key: WorkflowKey, io: FileIO, ignoringHolder: Bool = false
+        directory: String, key: WorkflowKey, io: FileIO, ignoringHolder: Bool = false,
+        onRelease: (@Sendable () -> Void)? = nil
     ) throws -> WriterLock {
         let path = directory + "/lock"
         var attempts = 0
@@ -74,7 +78,7 @@ final class WriterLock: Sendable {
             // The directory entry is made durable by the first durable snapshot (its rename
             // syncs the directory); the epoch must be durable before any write of this writer.
             try io.sync(fd, path: path, dataOnly: true)
-            return WriterLock(fd: fd, io: io, key: key, epoch: epoch, path: path)
+            return WriterLock(fd: fd, io: io, key: key, epoch: epoch, path: path, onRelease: onRelease)
         } catch {
             io.close(fd)
             throw error
@@ -139,6 +143,7 @@ final class WriterLock: Sendable {
         guard let held else { return }
         _ = io.layer.flock(held, LOCK_UN)
         io.close(held)
+        onRelease?()
     }
 
     deinit { releaseNow() }

@@ -42,12 +42,19 @@ public final class FlatBuffersStore: FileWorkflowStore {
         /// the workflow's `history/` folder (as hard links), so the whole event history and any
         /// past state stay readable. Off: compacted history is gone, and reading it is an error.
         public var keepHistory: Bool
+        /// The most journals kept open at once; the least recently written of the others are
+        /// closed and reopened on their next write. Nil: an eighth of the process's open-file
+        /// limit (at most 256).
+        public var maxOpenJournals: Int?
+        /// The most writers holding their lock file open at once; ``acquireWriter(_:)`` waits,
+        /// in order, for a free one past it. Nil: a quarter of the open-file limit (at most 512).
+        public var maxWriters: Int?
 
         /// Options with every field given.
         public init(
             compressionLevel: Int32? = 1, maxSnapshotBytes: Int = 1 << 30, compactAfterRecords: Int = 200_000,
             compactAfterBytes: Int = 64 << 20, maxJournalBytes: Int = 4 << 30, salvage: Bool = false,
-            keepHistory: Bool = true
+            keepHistory: Bool = true, maxOpenJournals: Int? = nil, maxWriters: Int? = nil
         ) {
             self.compressionLevel = compressionLevel
             self.maxSnapshotBytes = min(maxSnapshotBytes, Int(Int32.max))
@@ -56,6 +63,8 @@ public final class FlatBuffersStore: FileWorkflowStore {
             self.maxJournalBytes = maxJournalBytes
             self.salvage = salvage
             self.keepHistory = keepHistory
+            self.maxOpenJournals = maxOpenJournals.map { max(1, $0) }
+            self.maxWriters = maxWriters.map { max(1, $0) }
         }
     }
 
@@ -64,7 +73,7 @@ public final class FlatBuffersStore: FileWorkflowStore {
     /// Snapshots, summaries, transactions and locks.
     let engine: FileStoreEngine
     /// The journals open for appending.
-    private let journals = OpenJournals()
+    private let journals: OpenJournals
     private let logger: Logger?
     private let tailsCut = Atomic<Int>(0)
 
@@ -79,8 +88,10 @@ public final class FlatBuffersStore: FileWorkflowStore {
         self.logger = logger
         let format = FlatBuffersSnapshotFormat(
             compressionLevel: options.compressionLevel, maxSnapshotBytes: options.maxSnapshotBytes)
+        journals = OpenJournals(limit: options.maxOpenJournals ?? min(256, max(2, WriterSlots.defaultCount() / 2)))
         engine = try FileStoreEngine(
-            root: directory, format: format, layer: layer, maxFileBytes: options.maxSnapshotBytes)
+            root: directory, format: format, layer: layer, maxFileBytes: options.maxSnapshotBytes,
+            maxWriters: options.maxWriters ?? WriterSlots.defaultCount())
     }
 
     public var supportsJournal: Bool { true }
@@ -208,6 +219,7 @@ public final class FlatBuffersStore: FileWorkflowStore {
         guard let handle = journals[key] else { return }
         let fd = try engine.io.open(journalPath(key), O_WRONLY)
         handle.restart(with: state, fd: fd, io: engine.io)
+        journals.written(key, io: engine.io)
     }
 
     /// Replaces the journal with an empty one that follows `state`, atomically.
@@ -219,6 +231,7 @@ public final class FlatBuffersStore: FileWorkflowStore {
         if let handle = journals[key] {
             let fd = try engine.io.open(path, O_WRONLY)
             handle.restart(with: state, fd: fd, io: engine.io)
+            journals.written(key, io: engine.io)
         }
     }
 
@@ -239,6 +252,7 @@ public final class FlatBuffersStore: FileWorkflowStore {
         let compact = try handle.append(
             events, durability: durability, io: engine.io,
             bounds: (options.compactAfterRecords, options.compactAfterBytes), fence: lock)
+        journals.written(key, io: engine.io)
         if compact {
             try compactJournal(key, handle: handle, durability: durability)
         } else if handle.state.status != statusBefore {
@@ -307,6 +321,7 @@ public final class FlatBuffersStore: FileWorkflowStore {
             io.close(fd)
             return existing
         }
+        journals.written(key, io: io)
         return handle
     }
 
@@ -326,7 +341,9 @@ public final class FlatBuffersStore: FileWorkflowStore {
     /// `locked` names the holder's pid. Releasing the writer also closes the workflow's journal,
     /// so the next writer (in any process) reopens the state from disk.
     public func acquireWriter(_ key: WorkflowKey) async throws -> any WorkflowWriter {
-        try await IOThreadPool.shared.run { try self.acquireWriter(key, ignoringLock: false) }
+        let lock = try await engine.acquireWriterInSlot(key)
+        closeJournal(key)
+        return Writer(store: self, lock: lock)
     }
 
     /// The writer of `key`; with `ignoringLock` the `flock` is skipped (tests of fencing stand

@@ -16,7 +16,17 @@ import Glibc
 final class JournalHandle: @unchecked Sendable {
     // @unchecked: every mutable field is read and written only under `lock`.
     private let lock = NSLock()
-    private var fd: Int32
+    /// The journal's descriptor: open, parked (closed to bound the open files; reopened by the
+    /// next write), or closed for good.
+    private enum Descriptor {
+        case open(Int32)
+        case parked
+        case closed
+    }
+
+    private var descriptor: Descriptor
+    /// Whether something was written since the last sync.
+    private var unsynced = false
     private var size: Int64
     private var records: Int
     private(set) var replica: WorkflowState
@@ -30,7 +40,7 @@ final class JournalHandle: @unchecked Sendable {
         self.key = key
         self.epoch = epoch
         self.path = path
-        self.fd = fd
+        self.descriptor = .open(fd)
         self.size = size
         self.records = records
         self.replica = replica
@@ -60,6 +70,7 @@ final class JournalHandle: @unchecked Sendable {
             }
             try validate(events)
             try fence.check()
+            let fd = try openDescriptor(io: io)
             let frames: FBSBuffer
             do {
                 frames = try JournalCodec.encode(events)
@@ -69,7 +80,11 @@ final class JournalHandle: @unchecked Sendable {
             defer { frames.free() }
             do {
                 try io.pwriteAll(fd, frames.bytes, at: size, path: path)
-                if durability == .fsync { try io.sync(fd, path: path, dataOnly: true) }
+                unsynced = true
+                if durability == .fsync {
+                    try io.sync(fd, path: path, dataOnly: true)
+                    unsynced = false
+                }
                 // A journal unlinked while open (its workflow's directory deleted) takes every
                 // write and keeps none: the first one after is the failed write.
                 try io.requireNamed(fd, path: path)
@@ -96,7 +111,8 @@ final class JournalHandle: @unchecked Sendable {
                     cause: stopped)
             }
             do {
-                try io.sync(fd, path: path, dataOnly: true)
+                try io.sync(try openDescriptor(io: io), path: path, dataOnly: true)
+                unsynced = false
             } catch {
                 let failure = error.asFlowError
                 stopped = failure
@@ -118,12 +134,48 @@ final class JournalHandle: @unchecked Sendable {
         }
     }
 
+    /// The open descriptor, reopening a parked journal. Called under the lock.
+    private func openDescriptor(io: FileIO) throws -> Int32 {
+        switch descriptor {
+        case .open(let fd):
+            return fd
+        case .parked:
+            let fd = try io.open(path, O_WRONLY)
+            descriptor = .open(fd)
+            return fd
+        case .closed:
+            throw FlowError(.writerStopped, "workflow \(key): the writer was released")
+        }
+    }
+
+    /// Closes the descriptor until the next write needs it (the replica and the write position
+    /// stay); unsynced writes are synced first, so that no write error goes unseen. Returns
+    /// whether a descriptor was closed.
+    @discardableResult
+    func park(io: FileIO) -> Bool {
+        withLock {
+            guard case .open(let fd) = descriptor else { return false }
+            if unsynced, stopped == nil {
+                do {
+                    try io.sync(fd, path: path, dataOnly: true)
+                    unsynced = false
+                } catch {
+                    stopped = error.asFlowError
+                }
+            }
+            io.close(fd)
+            descriptor = .parked
+            return true
+        }
+    }
+
     /// Starts over with an empty journal after `state` was saved as the snapshot; `fd` is the
     /// new journal file's descriptor.
     func restart(with state: WorkflowState, fd newFD: Int32, io: FileIO) {
         withLock {
-            io.close(fd)
-            fd = newFD
+            if case .open(let fd) = descriptor { io.close(fd) }
+            descriptor = .open(newFD)
+            unsynced = false
             size = Int64(FBS_JOURNAL_HEADER_SIZE)
             records = 0
             replica = state
@@ -133,8 +185,8 @@ final class JournalHandle: @unchecked Sendable {
 
     func close(io: FileIO) {
         withLock {
-            if fd >= 0 { io.close(fd) }
-            fd = -1
+            if case .open(let fd) = descriptor { io.close(fd) }
+            descriptor = .closed
             stopped = stopped ?? FlowError(.writerStopped, "workflow \(key): the writer was released")
         }
     }

@@ -45,8 +45,7 @@ public final class JSONFileStore: FileWorkflowStore {
     /// `locked` names the holder's pid. The lock is released by the writer, or by the kernel
     /// when the holder dies.
     public func acquireWriter(_ key: WorkflowKey) async throws -> any WorkflowWriter {
-        let engine = engine
-        return try await IOThreadPool.shared.run { Writer(engine: engine, lock: try engine.acquireWriter(key)) }
+        Writer(engine: engine, lock: try await engine.acquireWriterInSlot(key))
     }
 
     /// A writer that skips the `flock` (tests of fencing stand for a program that skips it).
