@@ -434,6 +434,7 @@ struct JournalTests {
             }
             try await group.waitForAll()
         }
+        await writer.release()
     }
 
     @Test("a second writer on a running workflow is refused")
