@@ -40,7 +40,7 @@ struct RunTests {
         #expect(output.stdout == "hello there 3/2 join 1 pipeline default/pipeline/join\n", "\(output)")
 
         let compact = try await sandbox.run(["show", "pipeline", "--compact"])
-        #expect(compact.stdout.hasPrefix(#"{"id":"pipeline","tenant":"default","status":"completed","created_at":"#))
+        #expect(compact.stdout.hasPrefix(#"{"id":"pipeline","tenant":"default","status":"completed","reason":null,"created_at":"#))
         #expect(compact.stdout.contains(#"{"name":"fetch","status":"completed","attempts":1,"started_at":"#))
         #expect(compact.stdout.contains(#","error":null,"output_bytes":17}"#), "\(compact)")
 
