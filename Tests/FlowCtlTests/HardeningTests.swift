@@ -97,8 +97,9 @@ struct HardeningTests {
         let journal = directory + "/journal.log"
         let frames = try Self.frameOffsets(journal)
         try #require(frames.count >= 6, "\(frames)")
-        // The third record is damaged; the ones after it are valid.
-        try Self.flip(journal, inFrameAt: frames[2])
+        // The fourth record (b's start) is damaged; the ones after it are valid. The three before
+        // it leave no attempt open, so a resume runs b and c (an open one would count as crashed).
+        try Self.flip(journal, inFrameAt: frames[3])
         let pristine = sandbox.path("damaged-copy")
         try FileManager.default.copyItem(atPath: directory, toPath: pristine)
         func damageAgain() throws {
@@ -109,8 +110,8 @@ struct HardeningTests {
         let verify = try await sandbox.run(["verify"])
         #expect(verify.status == 3, "\(verify)")
         #expect(!verify.stdout.contains("damaged tail"), "\(verify)")
-        #expect(verify.stdout.contains("damaged at offset \(frames[2]) ("), "\(verify)")
-        #expect(verify.stdout.contains("with valid records after it; 2 records before it are intact"), "\(verify)")
+        #expect(verify.stdout.contains("damaged at offset \(frames[3]) ("), "\(verify)")
+        #expect(verify.stdout.contains("with valid records after it; 3 records before it are intact"), "\(verify)")
         #expect(verify.stdout.contains("`flowctl salvage dmg`"), "\(verify)")
 
         for command in [["status", "dmg"], ["history", "dmg"], ["resume", "dmg"], ["reset", "dmg", "--failed"]] {
@@ -130,8 +131,8 @@ struct HardeningTests {
 
         let salvage = try await sandbox.run(["salvage", "dmg"])
         #expect(salvage.status == 0, "\(salvage)")
-        #expect(salvage.stdout.contains("kept events 1-2"), "\(salvage)")
-        #expect(salvage.stdout.contains("from offset \(frames[2])"), "\(salvage)")
+        #expect(salvage.stdout.contains("kept events 1-3"), "\(salvage)")
+        #expect(salvage.stdout.contains("from offset \(frames[3])"), "\(salvage)")
         #expect(try await sandbox.run(["verify"]).status == 0)
         let status = try await sandbox.run(["status", "dmg"])
         #expect(status.status == 0, "\(status)")

@@ -143,6 +143,9 @@ struct RunTests {
                 run: echo first >> '\(marks)'; echo one
               - name: second
                 needs: [first]
+                # The attempt the crash cuts short counts against the budget (issue 12): a
+                # second attempt is what the resume runs.
+                retry: { attempts: 2 }
                 run: |
                   echo second >> '\(marks)'
                   echo $$ >> '\(sandbox.path("second-pids"))'

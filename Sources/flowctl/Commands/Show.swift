@@ -6,7 +6,7 @@ struct Show: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Print a stored workflow's state as JSON.",
         discussion: """
-            Shape: {"id","tenant","status","created_at","updated_at","nodes":[{"name","status",\
+            Shape: {"id","tenant","status","reason","created_at","updated_at","nodes":[{"name","status",\
             "attempts","started_at","ended_at","error","output_bytes"}]}; times are ISO 8601 in \
             UTC, absent ones null. With --at SEQ, the state right after event SEQ (0: before \
             the first), rebuilt from the stored snapshots and events.

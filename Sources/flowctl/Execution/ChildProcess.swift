@@ -95,6 +95,19 @@ enum LiveProcesses {
         _ = processes.withLock { $0.removeValue(forKey: process.pid) }
     }
 
+    /// Waits until no command is running (each ends by itself or by its stop's SIGKILL); past
+    /// `limit`, the groups left get SIGKILL at once.
+    static func waitUntilGone(within limit: Duration) async {
+        let deadline = ContinuousClock.now + limit
+        while !processes.withLock({ $0.isEmpty }) {
+            guard ContinuousClock.now < deadline else {
+                killAll()
+                return
+            }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+    }
+
     /// Sends SIGKILL to every running command's process group, and to those stopped later.
     static func killAll() {
         killing.store(true, ordering: .relaxed)

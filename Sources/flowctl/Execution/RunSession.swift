@@ -36,6 +36,9 @@ struct RunSession {
         let (result, interrupted) = try await progress.clearingOnError {
             try await execute(workflow, source: source, progress: progress, interrupts: interrupts)
         }
+        // A node recorded timed out at its deadline may still be stopping (SIGTERM ignored,
+        // SIGKILL after the grace period): flowctl does not exit and leave it behind.
+        await LiveProcesses.waitUntilGone(within: shell.killGrace + .seconds(3))
         progress.finish(progress.summary(result.state, interrupted: interrupted))
         if interrupted { return .interrupted }
         switch result.status {
