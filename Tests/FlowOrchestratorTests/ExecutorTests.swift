@@ -120,11 +120,17 @@ struct ExecutorTests {
         #expect(result.status == .completed)
         #expect(result.state[node: "flaky"]?.attempts == 3)
         #expect(result.metrics.retries == 2)
-        let retried = events.withLock { $0.filter { $0.kind == .nodeRetried } }
+        let retried = events.withLock { events in
+            events.compactMap { event -> (attempt: Int, delay: Duration, error: String)? in
+                guard case .nodeRetried(_, let attempt, let delay, let error) = event.change else { return nil }
+                return (attempt, delay, error)
+            }
+        }
         #expect(retried.map(\.error) == ["boom 1", "boom 2"])
+        #expect(retried.map(\.attempt) == [1, 2])
         // Retry n waits between (1 - jitter) and 1 times initial × multiplier^(n-1).
-        #expect((10_000...20_000).contains(retried[0].delayMicroseconds))
-        #expect((20_000...40_000).contains(retried[1].delayMicroseconds))
+        #expect((Duration.milliseconds(10)...Duration.milliseconds(20)).contains(retried[0].delay))
+        #expect((Duration.milliseconds(20)...Duration.milliseconds(40)).contains(retried[1].delay))
     }
 
     @Test("a retry policy's backoff grows exponentially, is capped and jittered")

@@ -23,22 +23,23 @@ private struct History {
             createdAt: Date(microsecondsSince1970: 1_000_000))
         var events: [WorkflowEvent] = []
         var sequence: UInt64 = 0
-        func add(_ kind: WorkflowEvent.Kind, _ node: Int? = nil, status: WorkflowStatus? = nil, payload: Data? = nil, error: String? = nil, key: String? = nil) {
+        func add(_ change: WorkflowEvent.Change, _ node: Int? = nil) {
             sequence += 1
             events.append(
                 WorkflowEvent(
-                    sequence: sequence, time: Date(microsecondsSince1970: 2_000_000 + Int64(sequence)), kind: kind,
-                    node: node.map { names[$0] }, nodeIndex: node.map(Int32.init) ?? -1, attempt: 1,
-                    workflowStatus: status, error: error, key: key, payload: payload))
+                    sequence: sequence, time: Date(microsecondsSince1970: 2_000_000 + Int64(sequence)), change: change,
+                    nodeIndex: node.map(Int32.init) ?? -1))
         }
-        add(.workflowStarted, status: .running)
+        add(.workflowStarted(status: .running))
         for index in 0..<nodes {
-            add(.nodeStarted, index)
-            if index == 2 { add(.nodeRetried, index, error: "transient") }
-            add(.nodeCompleted, index, payload: Data("output \(index) ✓".utf8))
-            if index == 3 { add(.dataSet, payload: Data([1, 2, 3]), key: "k") }
+            add(.nodeStarted(node: names[index], attempt: 1), index)
+            if index == 2 {
+                add(.nodeRetried(node: names[index], attempt: 1, delay: .milliseconds(250), error: "transient"), index)
+            }
+            add(.nodeCompleted(node: names[index], output: Data("output \(index) ✓".utf8)), index)
+            if index == 3 { add(.dataSet(key: "k", value: Data([1, 2, 3]))) }
         }
-        add(.workflowFinished, status: .completed)
+        add(.workflowFinished(status: .completed, reason: nil))
         return History(initial: initial, events: events)
     }
 }
@@ -298,8 +299,8 @@ struct JournalTests {
         let writer = try await store.acquireWriter(key)
         try await writer.save(history.initial, durability: .fsync)
         try await writer.append(Array(history.events.prefix(3)), durability: .fsync)
-        let keyless = WorkflowEvent(sequence: 4, time: Date(microsecondsSince1970: 9), kind: .dataSet, payload: Data([1]))
-        let error = await #expect(throws: FlowError.self) { try await writer.append([keyless], durability: .fsync) }
+        let unknown = WorkflowEvent(sequence: 4, time: Date(microsecondsSince1970: 9), change: .nodeReset(node: "nowhere"))
+        let error = await #expect(throws: FlowError.self) { try await writer.append([unknown], durability: .fsync) }
         #expect(error?.code == .invalidArgument)
         try await writer.append(Array(history.events[3...]), durability: .fsync)
         await writer.release()

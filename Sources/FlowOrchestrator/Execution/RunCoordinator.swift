@@ -109,7 +109,7 @@ final class RunCoordinator: Sendable {
         let started = clock.now
         let (workers, startSequence) = shared.withLock { shared in
             let recovering = shared.state.status == .running
-            emit(&shared, .workflowStarted, workflowStatus: .running)
+            emit(&shared, .workflowStarted(status: .running))
             if recovering { recordCrashes(&shared) }
             if let reason = options.cancellation?.reason {
                 shared.cancelReason = reason
@@ -184,9 +184,7 @@ final class RunCoordinator: Sendable {
         for index in shared.state.nodes.indices {
             let node = shared.state.nodes[index]
             guard node.status == .running, node.attemptOpen else { continue }
-            emit(
-                &shared, .nodeCrashed, node: index, attempt: node.attempts,
-                error: "attempt \(node.attempts) was cut short by a crash of the process running it")
+            emit(&shared, .nodeCrashed(node: node.name, attempt: Int(node.attempts)), node: index)
             logger.warning(
                 "node attempt cut short by a crash", metadata: ["node": "\(node.name)", "attempt": "\(node.attempts)"])
         }
@@ -200,7 +198,7 @@ final class RunCoordinator: Sendable {
         for index in shared.state.nodes.indices where shared.state.nodes[index].status == .interrupted
             || shared.state.nodes[index].status == .running
         {
-            emit(&shared, .nodeFailed, node: index, error: reason)
+            emit(&shared, .nodeFailed(node: dag.nodes[index].name, attempt: nil, error: reason), node: index)
             shared.metrics.nodesFailed += 1
         }
         shared.failReason = reason
@@ -214,7 +212,7 @@ final class RunCoordinator: Sendable {
             statuses: shared.state.nodes.map(\.status), failFast: options.failurePolicy == .failFast)
         shared.metrics.nodesAlreadyCompleted += preparation.alreadyCompleted
         for (index, blocker) in preparation.skipped {
-            emit(&shared, .nodeSkipped, node: index, error: skipReason(blocker))
+            emit(&shared, .nodeSkipped(node: dag.nodes[index].name, reason: skipReason(blocker)), node: index)
             shared.metrics.nodesSkipped += 1
         }
     }
@@ -328,7 +326,7 @@ final class RunCoordinator: Sendable {
                         return .failure(BudgetSpent(message: refusal))
                     }
                     let attempt = shared.state.nodes[index].attempts &+ 1
-                    self.emit(&shared, .nodeStarted, node: index, attempt: attempt)
+                    self.emit(&shared, .nodeStarted(node: node.name, attempt: Int(attempt)), node: index)
                     shared.metrics.attemptsStarted += 1
                     return .success((attempt, shared.state.lastSequence))
                 }
@@ -354,8 +352,8 @@ final class RunCoordinator: Sendable {
                     guard budget.allowsRetry(after: state) else { return nil }
                     let delay = backoff(Int(state.countedAttempts))
                     self.emit(
-                        &shared, .nodeRetried, node: index, attempt: attempt, error: message,
-                        delayMicroseconds: delay.microseconds)
+                        &shared, .nodeRetried(node: node.name, attempt: Int(attempt), delay: delay, error: message),
+                        node: index)
                     shared.metrics.retries += 1
                     return delay
                 }
@@ -373,17 +371,17 @@ final class RunCoordinator: Sendable {
         let (sequence, levelDone, deferred) = shared.withLock { shared in
             switch outcome {
             case .completed(let output):
-                emit(&shared, .nodeCompleted, node: index, payload: output)
+                emit(&shared, .nodeCompleted(node: dag.nodes[index].name, output: output), node: index)
                 shared.metrics.nodesCompleted += 1
             case .failed(let message):
-                emit(&shared, .nodeFailed, node: index, error: message)
+                emit(&shared, .nodeFailed(node: dag.nodes[index].name, attempt: nil, error: message), node: index)
                 shared.metrics.nodesFailed += 1
                 logger.warning("node failed", metadata: ["node": "\(dag.nodes[index].name)", "error": "\(message)"])
                 if options.failurePolicy == .failFast {
                     shared.failFastTriggered = true
                 } else {
                     for skipped in shared.schedule.skipDescendants(of: index) {
-                        emit(&shared, .nodeSkipped, node: skipped, error: skipReason(index))
+                        emit(&shared, .nodeSkipped(node: dag.nodes[skipped].name, reason: skipReason(index)), node: skipped)
                         shared.metrics.nodesSkipped += 1
                     }
                 }
@@ -391,9 +389,9 @@ final class RunCoordinator: Sendable {
                 // Stopped by fail-fast or a cancellation asked for: cancelled; by the task's
                 // cancellation (an interrupt of the process): interrupted, which resumes.
                 if shared.failFastTriggered || shared.cancelReason != nil {
-                    emit(&shared, .nodeCancelled, node: index)
+                    emit(&shared, .nodeCancelled(node: dag.nodes[index].name), node: index)
                 } else {
-                    emit(&shared, .nodeInterrupted, node: index, attempt: attempt)
+                    emit(&shared, .nodeInterrupted(node: dag.nodes[index].name, attempt: Int(attempt)), node: index)
                 }
                 shared.metrics.nodesCancelled += 1
             }
@@ -450,7 +448,7 @@ final class RunCoordinator: Sendable {
             } else {
                 status = .interrupted
             }
-            emit(&shared, .workflowFinished, workflowStatus: status, error: reason)
+            emit(&shared, .workflowFinished(status: status, reason: reason))
             logger.info("workflow finished", metadata: ["status": "\(status)"])
             return shared.state.lastSequence
         }
@@ -461,16 +459,10 @@ final class RunCoordinator: Sendable {
     // MARK: Events
 
     /// Creates the next event, applies it to the state and queues it for the journal.
-    private func emit(
-        _ shared: inout Shared, _ kind: WorkflowEvent.Kind, node: Int? = nil, attempt: UInt32 = 0,
-        workflowStatus: WorkflowStatus? = nil, error: String? = nil, key: String? = nil,
-        payload: Data? = nil, delayMicroseconds: Int64 = 0
-    ) {
+    private func emit(_ shared: inout Shared, _ change: WorkflowEvent.Change, node: Int? = nil) {
         let event = WorkflowEvent(
-            sequence: shared.state.lastSequence &+ 1, time: .nowMicroseconds(), kind: kind,
-            node: node.map { dag.nodes[$0].name }, nodeIndex: node.map(Int32.init) ?? -1,
-            attempt: attempt, workflowStatus: workflowStatus, error: error, key: key,
-            payload: payload, delayMicroseconds: delayMicroseconds)
+            sequence: shared.state.lastSequence &+ 1, time: .nowMicroseconds(), change: change,
+            nodeIndex: node.map(Int32.init) ?? -1)
         do {
             try shared.state.apply(event)
         } catch {
@@ -482,7 +474,7 @@ final class RunCoordinator: Sendable {
         if journaling { shared.pending.append(event) }
         shared.metrics.events += 1
         logger.debug(
-            "event", metadata: ["seq": "\(event.sequence)", "kind": "\(kind)", "node": "\(event.node ?? "")"])
+            "event", metadata: ["seq": "\(event.sequence)", "kind": "\(event.kind)", "node": "\(event.node ?? "")"])
         options.onEvent?(event)
     }
 
@@ -510,7 +502,7 @@ final class RunCoordinator: Sendable {
             value?.count ?? 0, limit: options.limits.maxDataValueBytes,
             what: "workflow \(self.key): data value \(Names.quoted(key))")
         let sequence = shared.withLock { shared in
-            emit(&shared, .dataSet, key: key, payload: value)
+            emit(&shared, .dataSet(key: key, value: value))
             return shared.state.lastSequence
         }
         if options.persistence == .node { try await persister.commit(upTo: sequence) }

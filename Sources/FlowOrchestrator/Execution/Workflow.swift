@@ -106,7 +106,7 @@ public struct Workflow: Sendable {
             state.nodes.indices.filter {
                 state.nodes[$0].status == .failed || (state.status == .cancelled && state.nodes[$0].status == .cancelled)
             }
-            .map { (.nodeReset, $0, nil) }
+            .map { ($0, .nodeReset(node: state.nodes[$0].name)) }
         }
     }
 
@@ -120,7 +120,7 @@ public struct Workflow: Sendable {
         return try await recover { state in
             // A pending node of a cancelled workflow is reset too: that is what reopens it.
             targets.filter { state.nodes[$0].status != .pending || state.status == .cancelled }
-                .map { (.nodeReset, $0, nil) }
+                .map { ($0, .nodeReset(node: state.nodes[$0].name)) }
         }
     }
 
@@ -131,7 +131,7 @@ public struct Workflow: Sendable {
         let index = try nodeIndex(node)
         try PayloadLimits.check(
             output.count, limit: options.limits.maxOutputBytes, what: "output of node \(Names.quoted(node))")
-        return try await recover { _ in [(.nodeMarkedCompleted, index, output)] }
+        return try await recover { state in [(index, .nodeMarkedCompleted(node: state.nodes[index].name, output: output))] }
     }
 
     /// Cancels the stored workflow for good: every node not finished is recorded `cancelled`,
@@ -145,23 +145,15 @@ public struct Workflow: Sendable {
     public func cancel(reason: String = "cancelled by request") async throws -> WorkflowState {
         try await change { state in
             guard state.status != .completed, state.status != .cancelled else { return [] }
-            var drafts = state.nodes.indices.filter { !state.nodes[$0].status.isFinished }
-                .map { EventDraft(kind: .nodeCancelled, node: $0) }
-            drafts.append(EventDraft(kind: .workflowFinished, workflowStatus: .cancelled, error: reason))
-            return drafts
+            var changes: [(Int?, WorkflowEvent.Change)] = state.nodes.indices
+                .filter { !state.nodes[$0].status.isFinished }
+                .map { ($0, .nodeCancelled(node: state.nodes[$0].name)) }
+            changes.append((nil, .workflowFinished(status: .cancelled, reason: reason)))
+            return changes
         }
     }
 
     // MARK: Helpers
-
-    /// One event ``change(_:)`` records.
-    private struct EventDraft {
-        var kind: WorkflowEvent.Kind
-        var node: Int?
-        var payload: Data?
-        var workflowStatus: WorkflowStatus?
-        var error: String?
-    }
 
     private func nodeIndex(_ name: String) throws(FlowError) -> Int {
         guard let index = dag.index(of: name) else {
@@ -170,29 +162,27 @@ public struct Workflow: Sendable {
         return index
     }
 
-    /// Applies node events by hand (see ``change(_:)``).
+    /// Applies node events by hand (see ``change(_:)``); each change comes with the index of the
+    /// node it names.
     private func recover(
-        _ changes: @Sendable (WorkflowState) -> [(WorkflowEvent.Kind, Int, Data?)]
+        _ changes: @Sendable (WorkflowState) -> [(Int, WorkflowEvent.Change)]
     ) async throws -> WorkflowState {
-        try await change { state in
-            changes(state).map { EventDraft(kind: $0.0, node: $0.1, payload: $0.2) }
-        }
+        try await change { state in changes(state).map { (Optional($0.0), $0.1) } }
     }
 
     /// Loads the stored state under the writer lock, applies the events `changes` asks for and
     /// persists them (journaled when the store keeps a journal, as a snapshot otherwise).
     private func change(
-        _ changes: @Sendable (WorkflowState) -> [EventDraft]
+        _ changes: @Sendable (WorkflowState) -> [(Int?, WorkflowEvent.Change)]
     ) async throws -> WorkflowState {
         try await store.withWriter(key) { writer in
             var state = try checked(try await store.load(key), key: key)
             if state.fingerprint != dag.fingerprint { state.reconcile(with: dag) }
             var events: [WorkflowEvent] = []
-            for draft in changes(state) {
+            for (index, change) in changes(state) {
                 let event = WorkflowEvent(
-                    sequence: state.lastSequence &+ 1, time: .nowMicroseconds(), kind: draft.kind,
-                    node: draft.node.map { state.nodes[$0].name }, nodeIndex: draft.node.map(Int32.init) ?? -1,
-                    workflowStatus: draft.workflowStatus, error: draft.error, payload: draft.payload)
+                    sequence: state.lastSequence &+ 1, time: .nowMicroseconds(), change: change,
+                    nodeIndex: index.map(Int32.init) ?? -1)
                 try state.apply(event)
                 events.append(event)
             }
