@@ -102,3 +102,10 @@ if ProcessInfo.processInfo.environment["FLOW_BENCHMARKS"] != nil {
         )
     )
 }
+
+// The DocC documentation plugin, kept out of everyday builds as the benchmarks are:
+// `FLOW_DOCS=1 swift package generate-documentation --target FlowOrchestrator` (scripts/docs.sh
+// runs it and fails on any warning).
+if ProcessInfo.processInfo.environment["FLOW_DOCS"] != nil {
+    package.dependencies.append(.package(url: "https://github.com/swiftlang/swift-docc-plugin.git", from: "1.4.0"))
+}

@@ -178,7 +178,7 @@ build_target() {
         snapshot | journal)
             if stale "$binary" "$ROOT/Fuzz/Harness" "$ROOT/Fuzz/$target" "$B/lib/libFlowOrchestrator.a"; then
                 say "swiftc fuzz-$target"
-                swiftc "${SAN_SWIFT[@]}" -module-name "Fuzz_$target" -swift-version 6 \
+                swiftc "${SAN_SWIFT[@]}" -module-name "Fuzz_$target" -package-name floworchestrator -swift-version 6 \
                     -enable-upcoming-feature ExistentialAny -enable-upcoming-feature MemberImportVisibility \
                     $(swift_sources "$ROOT/Fuzz/Harness" "$ROOT/Fuzz/$target") "${swift_link[@]}" -use-ld=lld -o "$binary"
             fi
@@ -189,7 +189,7 @@ build_target() {
             if stale "$binary" "$ROOT/Fuzz/definition" "${sources[@]}" "$B/lib/libFlowOrchestrator.a" \
                 "$B/lib/libYams.a"; then
                 say "swiftc fuzz-definition"
-                swiftc "${SAN_SWIFT[@]}" -module-name Fuzz_definition -swift-version 6 \
+                swiftc "${SAN_SWIFT[@]}" -module-name Fuzz_definition -package-name floworchestrator -swift-version 6 \
                     -enable-upcoming-feature ExistentialAny -enable-upcoming-feature MemberImportVisibility \
                     -I "$DEPS/Yams/Sources/CYaml/include" -Xcc -DYAML_DECLARE_STATIC \
                     "${sources[@]}" $(swift_sources "$ROOT/Fuzz/definition") \

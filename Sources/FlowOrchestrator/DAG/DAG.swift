@@ -1,8 +1,10 @@
 /// A directed acyclic graph of named nodes, each with an async action.
 ///
-/// Every way of building a DAG validates as it goes: a node name that breaks ``Names``' rules, a
-/// duplicate name, a dependency on a node that does not exist and a cycle are errors that name
-/// the nodes involved (a cycle error gives the cycle's path). A DAG value is always valid.
+/// Every way of building a DAG validates as it goes: a node name that breaks the naming rules
+/// (those of ``WorkflowKey``: 1 to 200 bytes of UTF-8, no `/`, `\` or control character, no
+/// leading dot), a duplicate name, a dependency on a node that does not exist and a cycle are
+/// errors that name the nodes involved (a cycle error gives the cycle's path). A DAG value is
+/// always valid.
 public struct DAG: Sendable {
     /// What a node does. Its output is stored and readable by its dependents.
     public typealias Action = @Sendable (NodeContext) async throws -> NodeOutput

@@ -27,7 +27,7 @@ public struct Workflow: Sendable {
     public var logger: Logger
 
     /// The workflow `key` of `store`, running `dag`. Nothing is read or written until a call
-    /// below. The default options are durable: see ``ExecutionOptions/init(maxConcurrency:scheduling:failurePolicy:persistence:durability:limits:allowDAGChange:onEvent:)``.
+    /// below. The default options are durable (see ``ExecutionOptions``).
     public init(
         key: WorkflowKey, dag: DAG, store: any WorkflowStore, options: ExecutionOptions = ExecutionOptions(),
         logger: Logger? = nil

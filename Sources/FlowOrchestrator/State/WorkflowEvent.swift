@@ -208,7 +208,7 @@ extension WorkflowState {
         updatedAt = time
     }
 
-    /// Checks everything ``apply(_:)`` checks, as if the state's last event were `previous`,
+    /// Checks everything ``apply(_:)-(WorkflowEvent)`` checks, as if the state's last event were `previous`,
     /// without changing anything; returns the index of the node the event names, if any.
     /// Stores call it before writing events, so nothing is ever journaled that cannot be replayed.
     @discardableResult

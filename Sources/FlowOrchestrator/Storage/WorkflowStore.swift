@@ -1,7 +1,10 @@
 import Foundation
 
-/// A workflow's address in a store: its tenant and its ID, both validated by ``Names``' rules so
-/// that no key can name a path outside a file store.
+/// A workflow's address in a store: its tenant and its ID.
+///
+/// Both follow the naming rules node names follow too, so that no key can name a path outside a
+/// file store: 1 to 200 bytes of UTF-8, no `/`, `\`, NUL or other control character, and no
+/// leading dot (which also rules out `.` and `..`). Unicode letters are welcome.
 public struct WorkflowKey: Hashable, Sendable, Comparable, CustomStringConvertible {
     /// The tenant used when none is given.
     public static let defaultTenant = "default"
