@@ -124,30 +124,27 @@ enum Fixture {
     /// Events that drive the fixture's nodes through every status.
     static func events(after sequence: UInt64) -> [WorkflowEvent] {
         var next = sequence
-        func event(_ kind: WorkflowEvent.Kind, _ node: Int = -1, attempt: UInt32 = 0, status: WorkflowStatus? = nil,
-                   error: String? = nil, key: String? = nil, payload: Data? = nil, delay: Int64 = 0) -> WorkflowEvent {
+        func event(_ change: WorkflowEvent.Change, _ node: Int = -1) -> WorkflowEvent {
             next += 1
             return WorkflowEvent(
-                sequence: next, time: time.addingTimeInterval(Double(next)), kind: kind,
-                node: node >= 0 ? nodeNames[node] : nil, nodeIndex: Int32(node), attempt: attempt,
-                workflowStatus: status, error: error, key: key, payload: payload, delayMicroseconds: delay)
+                sequence: next, time: time.addingTimeInterval(Double(next)), change: change, nodeIndex: Int32(node))
         }
         return [
-            event(.workflowStarted, status: .running),
-            event(.nodeStarted, 0, attempt: 1),
-            event(.nodeCompleted, 0, payload: Data([0, 1, 2, 0xFF])),
-            event(.nodeStarted, 1, attempt: 1),
-            event(.nodeRetried, 1, error: "exit 1", delay: 200_000),
-            event(.nodeStarted, 1, attempt: 2),
-            event(.nodeFailed, 1, error: "exit 2: naïve ☃"),
-            event(.nodeSkipped, 2, error: "dependency parse failed"),
-            event(.dataSet, key: "rows", payload: Data("42".utf8)),
-            event(.dataSet, key: "", payload: Data()),
-            event(.nodeStarted, 3, attempt: 1),
-            event(.nodeCancelled, 3),
-            event(.nodeMarkedCompleted, 4, payload: Data()),
-            event(.nodeReset, 1),
-            event(.workflowFinished, status: .failed),
+            event(.workflowStarted(status: .running)),
+            event(.nodeStarted(node: nodeNames[0], attempt: 1), 0),
+            event(.nodeCompleted(node: nodeNames[0], output: Data([0, 1, 2, 0xFF])), 0),
+            event(.nodeStarted(node: nodeNames[1], attempt: 1), 1),
+            event(.nodeRetried(node: nodeNames[1], attempt: 0, delay: .microseconds(200_000), error: "exit 1"), 1),
+            event(.nodeStarted(node: nodeNames[1], attempt: 2), 1),
+            event(.nodeFailed(node: nodeNames[1], attempt: nil, error: "exit 2: naïve ☃"), 1),
+            event(.nodeSkipped(node: nodeNames[2], reason: "dependency parse failed"), 2),
+            event(.dataSet(key: "rows", value: Data("42".utf8))),
+            event(.dataSet(key: "", value: Data())),
+            event(.nodeStarted(node: nodeNames[3], attempt: 1), 3),
+            event(.nodeCancelled(node: nodeNames[3]), 3),
+            event(.nodeMarkedCompleted(node: nodeNames[4], output: Data()), 4),
+            event(.nodeReset(node: nodeNames[1]), 1),
+            event(.workflowFinished(status: .failed)),
         ]
     }
 }

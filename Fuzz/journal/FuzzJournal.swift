@@ -160,7 +160,7 @@ enum JournalHarness {
         guard state.lastSequence < UInt64.max else { return }
         let key = Fixture.key
         let event = WorkflowEvent(
-            sequence: state.lastSequence + 1, time: Fixture.time, kind: .dataSet, key: "fuzz", payload: Data([7]))
+            sequence: state.lastSequence + 1, time: Fixture.time, change: .dataSet(key: "fuzz", value: Data([7])))
         var expected = state
         do { try expected.apply(event) } catch { finding("the fixture event does not apply: \(error)") }
         do {

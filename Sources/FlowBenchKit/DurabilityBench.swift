@@ -60,8 +60,10 @@ public enum DurabilityBench {
             batch.append(
                 WorkflowEvent(
                     sequence: UInt64(index + 1), time: Date(timeIntervalSince1970: 1_800_000_000 + Double(index) / 1e4),
-                    kind: started ? .nodeStarted : .nodeCompleted, node: names[node], nodeIndex: Int32(node),
-                    attempt: UInt32(index / (2 * nodeCount) + 1), payload: started ? nil : payload))
+                    change: started
+                        ? .nodeStarted(node: names[node], attempt: index / (2 * nodeCount) + 1)
+                        : .nodeCompleted(node: names[node], output: payload),
+                    nodeIndex: Int32(node)))
             if batch.count == 10_000 || index == records - 1 {
                 try await writer.append(batch, durability: .buffered)
                 batch.removeAll(keepingCapacity: true)

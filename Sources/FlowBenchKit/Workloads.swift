@@ -113,7 +113,7 @@ public enum ExecutorBench {
         _ dag: DAG, store: any WorkflowStore = InMemoryStore(), id: String = "bench",
         options: ExecutionOptions = ExecutionOptions(persistence: .end)
     ) async throws -> RunMeasurement {
-        let workflow = Workflow(id: id, dag: dag, store: store, options: options)
+        let workflow = Workflow(key: try WorkflowKey(id: id), dag: dag, store: store, options: options)
         let clock = ContinuousClock()
         let started = clock.now
         let result = try await workflow.execute()

@@ -15,6 +15,15 @@ final class SyncTrackingStore: WorkflowStore {
         var syncs = 0
         /// The sequence number of each node's completion, once written.
         var completions: [String: UInt64] = [:]
+        /// Callers of ``waitUntilDurable(_:)``, by node.
+        var waiters: [(node: String, waiter: CheckedContinuation<Void, Never>)] = []
+
+        /// Takes the waiters whose node's completion is now durable.
+        mutating func readyWaiters() -> [CheckedContinuation<Void, Never>] {
+            let ready = waiters.filter { entry in completions[entry.node].map { $0 <= synced } ?? false }
+            waiters.removeAll { entry in completions[entry.node].map { $0 <= synced } ?? false }
+            return ready.map(\.waiter)
+        }
     }
 
     private let track = Mutex(Track())
@@ -31,6 +40,18 @@ final class SyncTrackingStore: WorkflowStore {
         track.withLock { track in track.completions[node].map { $0 <= track.synced } ?? false }
     }
 
+    /// Returns once `node`'s completion is written and synced (no polling).
+    func waitUntilDurable(_ node: String) async {
+        await withCheckedContinuation { waiter in
+            let now = track.withLock { track in
+                if track.completions[node].map({ $0 <= track.synced }) ?? false { return true }
+                track.waiters.append((node, waiter))
+                return false
+            }
+            if now { waiter.resume() }
+        }
+    }
+
     func save(_ state: WorkflowState, durability: Durability, through writer: any WorkflowWriter) async throws {
         try await writer.save(state, durability: durability)
         track.withLock { track in
@@ -41,7 +62,7 @@ final class SyncTrackingStore: WorkflowStore {
 
     func append(_ events: [WorkflowEvent], durability: Durability, through writer: any WorkflowWriter) async throws {
         try await writer.append(events, durability: durability)
-        track.withLock { track in
+        let ready = track.withLock { track in
             for event in events {
                 track.written = max(track.written, event.sequence)
                 if event.kind == .nodeCompleted, let node = event.node { track.completions[node] = event.sequence }
@@ -50,7 +71,9 @@ final class SyncTrackingStore: WorkflowStore {
                 track.synced = track.written
                 track.syncs += 1
             }
+            return track.readyWaiters()
         }
+        for waiter in ready { waiter.resume() }
     }
 
     func load(_ key: WorkflowKey) async throws -> WorkflowState { try await inner.load(key) }
@@ -63,7 +86,7 @@ final class SyncTrackingStore: WorkflowStore {
 
 /// With the node strategy, completions are synced when a dependent needs them (or a little
 /// later), never after their dependents start (ADR 2).
-@Suite("Deferred syncs")
+@Suite("Deferred syncs", .timeLimit(.minutes(2)))
 struct DeferredSyncTests {
     /// `levels` levels of `width` nodes; each node after the first level needs two of the level
     /// before. Every action records the dependencies it found not yet durable.
@@ -97,7 +120,7 @@ struct DeferredSyncTests {
         let problems = Recorder()
         let ran = Recorder()
         let dag = try layered(levels: 8, width: 12, store: store, problems: problems, ran: ran)
-        let result = try await Workflow(id: "layers", dag: dag, store: store, options: options(concurrency: concurrency))
+        let result = try await Workflow(key: try WorkflowKey(id: "layers"), dag: dag, store: store, options: options(concurrency: concurrency))
             .execute()
         #expect(result.status == .completed)
         let firstProblem = problems.all.first
@@ -114,7 +137,7 @@ struct DeferredSyncTests {
         for i in 0..<400 {
             try dag.addNode("n\(i)") { _ in .empty }
         }
-        let result = try await Workflow(id: "wide", dag: dag, store: store, options: options(concurrency: 4)).execute()
+        let result = try await Workflow(key: try WorkflowKey(id: "wide"), dag: dag, store: store, options: options(concurrency: 4)).execute()
         #expect(result.status == .completed)
         // One sync per concurrency-bound batch would be at least 100.
         #expect(store.syncs < 50, "\(store.syncs) syncs for 400 completions")
@@ -128,18 +151,14 @@ struct DeferredSyncTests {
         var dag = DAG()
         try dag.addNode("quick") { _ in .text("done") }
         // Runs after `quick` (one worker), while nothing needs `quick`'s end to be durable.
+        // It ends only once quick's end is synced: if only the run's end synced it, the run
+        // would hang (and the suite's time limit fail it).
         try dag.addNode("long") { _ in
-            let deadline = ContinuousClock.now + .seconds(20)
-            while ContinuousClock.now < deadline {
-                if store.completionIsDurable("quick") {
-                    sawSync.withLock { $0 = true }
-                    break
-                }
-                try await Task.sleep(for: .milliseconds(5))
-            }
+            await store.waitUntilDurable("quick")
+            sawSync.withLock { $0 = true }
             return .empty
         }
-        let result = try await Workflow(id: "late", dag: dag, store: store, options: options(concurrency: 1)).execute()
+        let result = try await Workflow(key: try WorkflowKey(id: "late"), dag: dag, store: store, options: options(concurrency: 1)).execute()
         #expect(result.status == .completed)
         #expect(sawSync.withLock { $0 }, "quick's completion stayed unsynced while long ran")
     }
@@ -164,7 +183,7 @@ struct DeferredSyncTests {
             }
         }
         let error = await #expect(throws: FlowError.self) {
-            try await Workflow(id: "fails", dag: dag, store: store, options: options(concurrency: 2)).execute()
+            try await Workflow(key: try WorkflowKey(id: "fails"), dag: dag, store: store, options: options(concurrency: 2)).execute()
         }
         #expect(error?.code == .persistenceFailed)
         #expect(!ran.all.contains { $0.hasPrefix("b") }, "\(ran.all)")

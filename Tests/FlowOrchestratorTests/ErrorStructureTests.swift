@@ -33,7 +33,7 @@ struct ErrorStructureTests {
             }
         }
         let store = try FlatBuffersStore(directory: directory.path, options: .init(), layer: layer)
-        let workflow = Workflow(id: "full", dag: dag, store: store, options: ExecutionOptions(persistence: .node))
+        let workflow = Workflow(key: try WorkflowKey(id: "full"), dag: dag, store: store, options: ExecutionOptions(persistence: .node))
         let error = try #require(await #expect(throws: FlowError.self) { try await workflow.execute() })
         layer.arm(nil)
         #expect(layer.injectedWriteFaults > 0, "the fault layer failed no write")

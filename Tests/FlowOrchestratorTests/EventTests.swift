@@ -25,7 +25,7 @@ struct EventTests {
         let recorded = Mutex<[WorkflowEvent]>([])
         let options = ExecutionOptions(
             persistence: .node, durability: .buffered, onEvent: { event in recorded.withLock { $0.append(event) } })
-        let workflow = Workflow(id: "big", dag: try dag(10_000), store: store, options: options)
+        let workflow = Workflow(key: try WorkflowKey(id: "big"), dag: try dag(10_000), store: store, options: options)
         let run = Task { try await workflow.execute() }
         // Attach once a few thousand events exist, so catching up crosses archived epochs.
         while recorded.withLock({ $0.count }) < 4_000 { try await Task.sleep(for: .milliseconds(2)) }
@@ -86,7 +86,7 @@ struct EventTests {
         try dag.addNode("broken", dependsOn: ["a"]) { _ in throw TestFailure("no") }
         let options = ExecutionOptions(
             failurePolicy: .continueIndependent, persistence: .node, onEvent: { event in recorded.withLock { $0.append(event) } })
-        let workflow = Workflow(id: "tt", dag: dag, store: store, options: options)
+        let workflow = Workflow(key: try WorkflowKey(id: "tt"), dag: dag, store: store, options: options)
         let result = try await workflow.execute()
         let key = try WorkflowKey(id: "tt")
         let events = recorded.withLock { $0 }
@@ -112,7 +112,7 @@ struct EventTests {
         defer { directory.cleanup() }
         let store = try FlatBuffersStore(
             directory: directory.path, options: .init(compactAfterRecords: 10, keepHistory: false))
-        _ = try await Workflow(id: "short", dag: try dag(30, width: 5), store: store, options: .init(persistence: .node))
+        _ = try await Workflow(key: try WorkflowKey(id: "short"), dag: try dag(30, width: 5), store: store, options: .init(persistence: .node))
             .execute()
         let key = try WorkflowKey(id: "short")
         let error = await #expect(throws: FlowError.self) { try await store.history(key) }
@@ -130,7 +130,7 @@ struct EventTests {
         let directory = TemporaryDirectory()
         defer { directory.cleanup() }
         let store = try FlatBuffersStore(directory: directory.path, options: .init(compactAfterRecords: 50))
-        let result = try await Workflow(id: "c", dag: try dag(100, width: 10), store: store, options: .init(persistence: .node))
+        let result = try await Workflow(key: try WorkflowKey(id: "c"), dag: try dag(100, width: 10), store: store, options: .init(persistence: .node))
             .execute()
         let key = try WorkflowKey(id: "c")
         let total = result.state.lastSequence
@@ -167,7 +167,7 @@ struct EventTests {
         try dag.addNode("fetch données") { _ in .text("ok") }
         try dag.addNode("fail", dependsOn: ["fetch données"]) { _ in throw TestFailure("boom") }
         let key = try WorkflowKey(tenant: "équipe", id: "wf 1")
-        _ = try await Workflow(id: key.id, tenant: key.tenant, dag: dag, store: store, options: .init(persistence: .node))
+        _ = try await Workflow(key: key, dag: dag, store: store, options: .init(persistence: .node))
             .execute()
         let events = try await store.history(key)
         let lines = events.map { CloudEvent.json($0, workflow: key) }

@@ -4,7 +4,7 @@ import Testing
 
 @testable import FlowOrchestrator
 
-@Suite("Executor")
+@Suite("Executor", .timeLimit(.minutes(2)))
 struct ExecutorTests {
     @Test("every node runs once and dependents read their dependencies' outputs")
     func outputsFlow() async throws {
@@ -27,7 +27,7 @@ struct ExecutorTests {
             return .text("n=\(count.n) input=\(String(decoding: context.input, as: UTF8.self))")
         }
         let store = InMemoryStore()
-        let result = try await Workflow(id: "flow", dag: dag, store: store).execute(input: Data("hi".utf8))
+        let result = try await Workflow(key: try WorkflowKey(id: "flow"), dag: dag, store: store).execute(input: Data("hi".utf8))
         #expect(result.status == .completed)
         #expect(recorder.all == ["source", "double", "text"])
         #expect(result.state[node: "text"]?.output == Data("n=40 input=hi".utf8))
@@ -39,12 +39,16 @@ struct ExecutorTests {
     @Test("levels: a level starts only after the whole previous level ended")
     func levelOrder() async throws {
         let recorder = Recorder()
+        // b ends first; c only once b has ended, a only once c has: d, which needs only b,
+        // would start before a ends if it did not wait for the whole level.
+        let bEnded = Gate(), cEnded = Gate()
         var dag = DAG()
-        for (name, delay) in [("a", 30), ("b", 1), ("c", 10)] {
+        for (name, waitFor, opens) in [("a", cEnded, nil), ("b", nil, bEnded), ("c", bEnded, cEnded)] as [(String, Gate?, Gate?)] {
             try dag.addNode(name) { context in
                 recorder.record("start \(context.node)")
-                try await Task.sleep(for: .milliseconds(delay))
+                await waitFor?.wait()
                 recorder.record("end \(context.node)")
+                opens?.open()
                 return .empty
             }
         }
@@ -53,7 +57,7 @@ struct ExecutorTests {
             return .empty
         }
         let result = try await Workflow(
-            id: "levels", dag: dag, store: InMemoryStore(), options: ExecutionOptions(scheduling: .levels)
+            key: try WorkflowKey(id: "levels"), dag: dag, store: InMemoryStore(), options: ExecutionOptions(scheduling: .levels)
         ).execute()
         #expect(result.status == .completed)
         let startD = try #require(recorder.position("start d"))
@@ -65,19 +69,23 @@ struct ExecutorTests {
     @Test("dependency-driven scheduling starts a node as soon as its own dependencies end")
     func dependencyDriven() async throws {
         let recorder = Recorder()
+        // slow ends only once after-fast has started: with level scheduling the run would hang
+        // (and the suite's time limit fail it).
+        let afterFastStarted = Gate()
         var dag = DAG()
         try dag.addNode("slow") { _ in
-            try await Task.sleep(for: .milliseconds(300))
+            await afterFastStarted.wait()
             recorder.record("end slow")
             return .empty
         }
         try dag.addNode("fast") { _ in .empty }
         try dag.addNode("after-fast", dependsOn: ["fast"]) { _ in
             recorder.record("start after-fast")
+            afterFastStarted.open()
             return .empty
         }
         let result = try await Workflow(
-            id: "deps", dag: dag, store: InMemoryStore(), options: ExecutionOptions(scheduling: .dependencies)
+            key: try WorkflowKey(id: "deps"), dag: dag, store: InMemoryStore(), options: ExecutionOptions(scheduling: .dependencies)
         ).execute()
         #expect(result.status == .completed)
         #expect(recorder.all == ["start after-fast", "end slow"])
@@ -86,15 +94,20 @@ struct ExecutorTests {
     @Test("the concurrency bound is honoured", arguments: [Scheduling.levels, .dependencies])
     func concurrencyBound(scheduling: Scheduling) async throws {
         let recorder = Recorder()
+        // The first three nodes to start wait until three are in flight at once; the rest pass.
+        let threeRunning = Gate()
         var dag = DAG()
         for i in 0..<24 {
             try dag.addNode("n\(i)") { _ in
-                try await recorder.running { try await Task.sleep(for: .milliseconds(15)) }
+                await recorder.running {
+                    if recorder.inFlightNow >= 3 { threeRunning.open() }
+                    await threeRunning.wait()
+                }
                 return .empty
             }
         }
         let options = ExecutionOptions(maxConcurrency: 3, scheduling: scheduling)
-        let result = try await Workflow(id: "bound", dag: dag, store: InMemoryStore(), options: options).execute()
+        let result = try await Workflow(key: try WorkflowKey(id: "bound"), dag: dag, store: InMemoryStore(), options: options).execute()
         #expect(result.status == .completed)
         #expect(recorder.peak == 3)
     }
@@ -116,15 +129,21 @@ struct ExecutorTests {
         }
         let events = Mutex<[WorkflowEvent]>([])
         let options = ExecutionOptions(onEvent: { event in events.withLock { $0.append(event) } })
-        let result = try await Workflow(id: "retry", dag: dag, store: InMemoryStore(), options: options).execute()
+        let result = try await Workflow(key: try WorkflowKey(id: "retry"), dag: dag, store: InMemoryStore(), options: options).execute()
         #expect(result.status == .completed)
         #expect(result.state[node: "flaky"]?.attempts == 3)
         #expect(result.metrics.retries == 2)
-        let retried = events.withLock { $0.filter { $0.kind == .nodeRetried } }
+        let retried = events.withLock { events in
+            events.compactMap { event -> (attempt: Int, delay: Duration, error: String)? in
+                guard case .nodeRetried(_, let attempt, let delay, let error) = event.change else { return nil }
+                return (attempt, delay, error)
+            }
+        }
         #expect(retried.map(\.error) == ["boom 1", "boom 2"])
+        #expect(retried.map(\.attempt) == [1, 2])
         // Retry n waits between (1 - jitter) and 1 times initial × multiplier^(n-1).
-        #expect((10_000...20_000).contains(retried[0].delayMicroseconds))
-        #expect((20_000...40_000).contains(retried[1].delayMicroseconds))
+        #expect((Duration.milliseconds(10)...Duration.milliseconds(20)).contains(retried[0].delay))
+        #expect((Duration.milliseconds(20)...Duration.milliseconds(40)).contains(retried[1].delay))
     }
 
     @Test("a retry policy's backoff grows exponentially, is capped and jittered")
@@ -149,7 +168,7 @@ struct ExecutorTests {
             calls.withLock { $0 += 1 }
             throw TestFailure("fatal")
         }
-        let result = try await Workflow(id: "fatal", dag: dag, store: InMemoryStore()).execute()
+        let result = try await Workflow(key: try WorkflowKey(id: "fatal"), dag: dag, store: InMemoryStore()).execute()
         #expect(result.status == .failed)
         #expect(calls.withLock { $0 } == 1)
         #expect(result.state[node: "once"]?.status == .failed)
@@ -164,7 +183,7 @@ struct ExecutorTests {
             return .empty
         }
         let started = ContinuousClock.now
-        let result = try await Workflow(id: "timeout", dag: dag, store: InMemoryStore()).execute()
+        let result = try await Workflow(key: try WorkflowKey(id: "timeout"), dag: dag, store: InMemoryStore()).execute()
         // An executor that waited for the node would take the hour. The file stores' blocking
         // calls run on their own threads (IOThreadPool), so the suite's parallel tests no longer
         // hold the cooperative pool's threads in fsync and the timeout fires within seconds.
@@ -175,18 +194,18 @@ struct ExecutorTests {
 
     @Test("cancelling the task records interrupted (which resumes), never failed or cancelled")
     func cancellation() async throws {
-        let started = Mutex(false)
+        let started = Gate()
         var dag = DAG()
         try dag.addNode("long") { _ in
-            started.withLock { $0 = true }
-            try await Task.sleep(for: .seconds(30))
+            started.open()
+            try await Task.sleep(for: .seconds(3600))  // until cancelled
             return .empty
         }
         try dag.addNode("after", dependsOn: ["long"]) { _ in .empty }
         let store = InMemoryStore()
-        let workflow = Workflow(id: "cancel", dag: dag, store: store)
+        let workflow = Workflow(key: try WorkflowKey(id: "cancel"), dag: dag, store: store)
         let task = Task { try await workflow.execute() }
-        while !started.withLock({ $0 }) { try await Task.sleep(for: .milliseconds(2)) }
+        await started.wait()
         task.cancel()
         let result = try await task.value
         #expect(result.status == .interrupted)
@@ -198,16 +217,15 @@ struct ExecutorTests {
     /// a fails as soon as c is running; b needs a; c is independent and slow; d needs c.
     private func failingDAG(_ recorder: Recorder, slow: Duration = .milliseconds(200)) throws -> DAG {
         var dag = DAG()
-        let running = Recorder()
+        let cRunning = Gate()
         try dag.addNode("a") { _ in
             // Fail only once c is in flight: the two start concurrently, and a failure handled
             // before c starts would leave c pending rather than cancelled.
-            let deadline = ContinuousClock.now + .seconds(10)
-            while running.all.isEmpty, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(1)) }
+            await cRunning.wait()
             throw TestFailure("a broke")
         }
         try dag.addNode("c") { _ in
-            running.record("c")
+            cRunning.open()
             try await Task.sleep(for: slow)
             recorder.record("c done")
             return .empty
@@ -228,7 +246,7 @@ struct ExecutorTests {
         let recorder = Recorder()
         let options = ExecutionOptions(failurePolicy: .failFast)
         let result = try await Workflow(
-            id: "ff", dag: try failingDAG(recorder, slow: .seconds(60)), store: InMemoryStore(), options: options
+            key: try WorkflowKey(id: "ff"), dag: try failingDAG(recorder, slow: .seconds(60)), store: InMemoryStore(), options: options
         ).execute()
         #expect(result.status == .failed)
         #expect(result.state[node: "a"]?.status == .failed)
@@ -246,7 +264,7 @@ struct ExecutorTests {
         let recorder = Recorder()
         let options = ExecutionOptions(scheduling: scheduling, failurePolicy: .continueIndependent)
         let result = try await Workflow(
-            id: "cont", dag: try failingDAG(recorder), store: InMemoryStore(), options: options
+            key: try WorkflowKey(id: "cont"), dag: try failingDAG(recorder), store: InMemoryStore(), options: options
         ).execute()
         #expect(result.status == .failed)
         #expect(result.state[node: "b"]?.status == .skipped)
@@ -275,7 +293,7 @@ struct ExecutorTests {
             return NodeOutput(try context.output(of: "one") ?? Data())
         }
         let store = InMemoryStore()
-        let workflow = Workflow(id: "resume", dag: dag, store: store)
+        let workflow = Workflow(key: try WorkflowKey(id: "resume"), dag: dag, store: store)
         #expect(try await workflow.execute().status == .failed)
         // Without a reset, the failed node stays failed and nothing runs.
         #expect(try await workflow.execute().status == .failed)
@@ -312,7 +330,7 @@ struct ExecutorTests {
         let store = InMemoryStore()
         try await store.saveState(crashed, durability: .fsync)
 
-        let result = try await Workflow(id: "crash", tenant: "t1", dag: dag, store: store).execute()
+        let result = try await Workflow(key: try WorkflowKey(tenant: "t1", id: "crash"), dag: dag, store: store).execute()
         #expect(result.status == .completed)
         #expect(seen.withLock { $0.map(\.0) } == [2])
         #expect(seen.withLock { $0.map(\.1) } == ["t1/crash/b"])
@@ -329,7 +347,7 @@ struct ExecutorTests {
             return .empty
         }
         let store = InMemoryStore()
-        _ = try await Workflow(id: "fp", dag: first, store: store).execute()
+        _ = try await Workflow(key: try WorkflowKey(id: "fp"), dag: first, store: store).execute()
 
         var second = first
         try second.addNode("b", dependsOn: ["a"]) { _ in
@@ -337,12 +355,12 @@ struct ExecutorTests {
             return .empty
         }
         let error = await #expect(throws: FlowError.self) {
-            try await Workflow(id: "fp", dag: second, store: store).execute()
+            try await Workflow(key: try WorkflowKey(id: "fp"), dag: second, store: store).execute()
         }
         #expect(error?.code == .fingerprintMismatch)
         #expect(error?.message.contains("default/fp") == true)
 
-        let allowed = Workflow(id: "fp", dag: second, store: store, options: ExecutionOptions(allowDAGChange: true))
+        let allowed = Workflow(key: try WorkflowKey(id: "fp"), dag: second, store: store, options: ExecutionOptions(allowDAGChange: true))
         let result = try await allowed.execute()
         #expect(result.status == .completed)
         #expect(recorder.all == ["a", "b"])
@@ -360,7 +378,7 @@ struct ExecutorTests {
             }
         }
         let store = InMemoryStore()
-        let workflow = Workflow(id: "partial", dag: dag, store: store)
+        let workflow = Workflow(key: try WorkflowKey(id: "partial"), dag: dag, store: store)
         _ = try await workflow.execute()
         let reset = try await workflow.reset(node: "b", includingDescendants: true)
         #expect(reset.nodes.map(\.status) == [.completed, .pending, .pending, .completed])
@@ -380,7 +398,7 @@ struct ExecutorTests {
         var dag = DAG()
         try dag.addNode("big") { _ in NodeOutput(Data(count: 2048)) }
         let options = ExecutionOptions(limits: PayloadLimits(maxInputBytes: 16, maxOutputBytes: 1024))
-        let workflow = Workflow(id: "limits", dag: dag, store: InMemoryStore(), options: options)
+        let workflow = Workflow(key: try WorkflowKey(id: "limits"), dag: dag, store: InMemoryStore(), options: options)
         let tooBig = await #expect(throws: FlowError.self) { try await workflow.execute(input: Data(count: 17)) }
         #expect(tooBig?.code == .payloadTooLarge)
         let result = try await workflow.execute()
@@ -405,7 +423,7 @@ struct ExecutorTests {
         try dag.addNode("c") { _ in throw TestFailure("c fails") }
         let options = ExecutionOptions(
             failurePolicy: .continueIndependent, onEvent: { event in events.withLock { $0.append(event) } })
-        let result = try await Workflow(id: "replay", dag: dag, store: InMemoryStore(), options: options).execute()
+        let result = try await Workflow(key: try WorkflowKey(id: "replay"), dag: dag, store: InMemoryStore(), options: options).execute()
         var rebuilt = WorkflowState(
             id: "replay", tenant: "default", fingerprint: dag.fingerprint, nodeNames: dag.nodeNames,
             createdAt: result.state.createdAt)
@@ -427,13 +445,15 @@ struct ExecutorTests {
             return dag
         }
         let end = CountingStore()
-        _ = try await Workflow(id: "w", dag: try dag(), store: end, options: .init(persistence: .end)).execute()
+        _ = try await Workflow(key: try WorkflowKey(id: "w"), dag: try dag(), store: end, options: .init(persistence: .end)).execute()
         #expect(end.saves == 1)
         #expect(end.appends == 0)
 
         let level = CountingStore()
-        _ = try await Workflow(id: "w", dag: try dag(), store: level, options: .init(persistence: .level)).execute()
-        #expect(level.saves == 1 + 3 + 1)  // creation, one per level, the end
+        _ = try await Workflow(key: try WorkflowKey(id: "w"), dag: try dag(), store: level, options: .init(scheduling: .levels, persistence: .level)).execute()
+        // Creation, the run's start (so that a crash in the run is seen as one), one per level,
+        // the end.
+        #expect(level.saves == 1 + 1 + 3 + 1)
 
         let node = CountingStore()
         // With the node strategy, a dependency's completion is in the store before b starts.
@@ -442,14 +462,14 @@ struct ExecutorTests {
             #expect(stored[node: "a"]?.status == .completed)
             #expect(stored[node: "a"]?.output == Data("a".utf8))
         }
-        let result = try await Workflow(id: "w", dag: checked, store: node, options: .init(persistence: .node))
+        let result = try await Workflow(key: try WorkflowKey(id: "w"), dag: checked, store: node, options: .init(persistence: .node))
             .execute()
         #expect(node.saves == 1)
         #expect(node.appends >= 4)
         #expect(try await node.load(WorkflowKey(id: "w")) == result.state)
 
         let snapshotsOnly = CountingStore(journal: false)
-        _ = try await Workflow(id: "w", dag: try dag(), store: snapshotsOnly, options: .init(persistence: .node))
+        _ = try await Workflow(key: try WorkflowKey(id: "w"), dag: try dag(), store: snapshotsOnly, options: .init(persistence: .node))
             .execute()
         #expect(snapshotsOnly.saves >= 4)
         #expect(snapshotsOnly.appends == 0)
@@ -467,7 +487,7 @@ struct ExecutorTests {
         }
         let store = FailingStore(allowedWrites: 3)
         let error = await #expect(throws: FlowError.self) {
-            try await Workflow(id: "f", dag: dag, store: store, options: .init(persistence: .node)).execute()
+            try await Workflow(key: try WorkflowKey(id: "f"), dag: dag, store: store, options: .init(persistence: .node)).execute()
         }
         #expect(error?.code == .persistenceFailed)
         // Writes: the new state, n0's end, n1's end; n2 ran but its end could not be recorded,
@@ -486,11 +506,11 @@ struct ExecutorTests {
         var dag = DAG()
         try dag.addNode("a") { _ in .empty }
         let error = await #expect(throws: FlowError.self) {
-            try await Workflow(id: "locked", dag: dag, store: store).execute()
+            try await Workflow(key: try WorkflowKey(id: "locked"), dag: dag, store: store).execute()
         }
         #expect(error?.code == .locked)
         await writer.release()
-        #expect(try await Workflow(id: "locked", dag: dag, store: store).execute().status == .completed)
+        #expect(try await Workflow(key: try WorkflowKey(id: "locked"), dag: dag, store: store).execute().status == .completed)
     }
 
     @Test("hostile workflow and tenant IDs are refused", arguments: ["", "..", "../etc", "a/b", ".x", "a\0"])
@@ -498,11 +518,11 @@ struct ExecutorTests {
         var dag = DAG()
         try dag.addNode("a") { _ in .empty }
         let byID = await #expect(throws: FlowError.self) {
-            try await Workflow(id: id, dag: dag, store: InMemoryStore()).execute()
+            try await Workflow(key: try WorkflowKey(id: id), dag: dag, store: InMemoryStore()).execute()
         }
         #expect(byID?.code == .invalidID)
         let byTenant = await #expect(throws: FlowError.self) {
-            try await Workflow(id: "ok", tenant: id, dag: dag, store: InMemoryStore()).execute()
+            try await Workflow(key: try WorkflowKey(tenant: id, id: "ok"), dag: dag, store: InMemoryStore()).execute()
         }
         #expect(byTenant?.code == .invalidID)
     }
@@ -527,10 +547,10 @@ struct ExecutorTests {
         var bad = DAG()
         try bad.addNode("a") { _ in throw TestFailure("x") }
         for i in 0..<5 {
-            _ = try await Workflow(id: "job-\(i)", tenant: "t1", dag: i == 3 ? bad : ok, store: store).execute()
+            _ = try await Workflow(key: try WorkflowKey(tenant: "t1", id: "job-\(i)"), dag: i == 3 ? bad : ok, store: store).execute()
         }
-        _ = try await Workflow(id: "job-0", tenant: "t2", dag: ok, store: store).execute()
-        _ = try await Workflow(id: "other", tenant: "t1", dag: ok, store: store).execute()
+        _ = try await Workflow(key: try WorkflowKey(tenant: "t2", id: "job-0"), dag: ok, store: store).execute()
+        _ = try await Workflow(key: try WorkflowKey(tenant: "t1", id: "other"), dag: ok, store: store).execute()
 
         #expect(try await store.listAll(WorkflowQuery(tenant: "t1")).count == 6)
         #expect(try await store.listAll(WorkflowQuery(statuses: [.failed])).map(\.id) == ["job-3"])

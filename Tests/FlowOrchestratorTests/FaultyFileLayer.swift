@@ -26,6 +26,10 @@ final class FaultyFileLayer: FileLayer {
 
     func arm(_ fault: Fault?) { state.withLock { $0 = (fault, 0, 0) } }
 
+    /// How many writes this layer has failed on purpose since it was made: a test asserts it is
+    /// not zero, so that it cannot pass with writes that bypass the layer.
+    var injectedWriteFaults: Int { injected.withLock { $0 } }
+
     /// Syncs held now, whether they were let go, and who waits for how many to be held.
     private let holds = Mutex<(now: Int, released: Bool, waiting: [(count: Int, waiter: CheckedContinuation<Void, Never>)])>(
         (0, false, []))
@@ -67,10 +71,6 @@ final class FaultyFileLayer: FileLayer {
         while !holds.withLock({ $0.released }), ContinuousClock.now < deadline { usleep(1000) }
         holds.withLock { $0.now -= 1 }
     }
-
-    /// How many writes this layer has failed on purpose since it was made: a test asserts it is
-    /// not zero, so that it cannot pass with writes that bypass the layer.
-    var injectedWriteFaults: Int { injected.withLock { $0 } }
 
     private func writeFault(_ count: Int) -> (Errno?, Int) {
         state.withLock { state in

@@ -30,7 +30,7 @@ struct IOThreadPoolTests {
         try await withThrowingTaskGroup(of: Void.self) { group in
             for index in 0...stuck {
                 group.addTask {
-                    let result = try await Workflow(id: "slow-\(index)", dag: dag, store: store).execute()
+                    let result = try await Workflow(key: try WorkflowKey(id: "slow-\(index)"), dag: dag, store: store).execute()
                     #expect(result.status == .completed)
                 }
             }

@@ -23,22 +23,23 @@ private struct History {
             createdAt: Date(microsecondsSince1970: 1_000_000))
         var events: [WorkflowEvent] = []
         var sequence: UInt64 = 0
-        func add(_ kind: WorkflowEvent.Kind, _ node: Int? = nil, status: WorkflowStatus? = nil, payload: Data? = nil, error: String? = nil, key: String? = nil) {
+        func add(_ change: WorkflowEvent.Change, _ node: Int? = nil) {
             sequence += 1
             events.append(
                 WorkflowEvent(
-                    sequence: sequence, time: Date(microsecondsSince1970: 2_000_000 + Int64(sequence)), kind: kind,
-                    node: node.map { names[$0] }, nodeIndex: node.map(Int32.init) ?? -1, attempt: 1,
-                    workflowStatus: status, error: error, key: key, payload: payload))
+                    sequence: sequence, time: Date(microsecondsSince1970: 2_000_000 + Int64(sequence)), change: change,
+                    nodeIndex: node.map(Int32.init) ?? -1))
         }
-        add(.workflowStarted, status: .running)
+        add(.workflowStarted(status: .running))
         for index in 0..<nodes {
-            add(.nodeStarted, index)
-            if index == 2 { add(.nodeRetried, index, error: "transient") }
-            add(.nodeCompleted, index, payload: Data("output \(index) ✓".utf8))
-            if index == 3 { add(.dataSet, payload: Data([1, 2, 3]), key: "k") }
+            add(.nodeStarted(node: names[index], attempt: 1), index)
+            if index == 2 {
+                add(.nodeRetried(node: names[index], attempt: 1, delay: .milliseconds(250), error: "transient"), index)
+            }
+            add(.nodeCompleted(node: names[index], output: Data("output \(index) ✓".utf8)), index)
+            if index == 3 { add(.dataSet(key: "k", value: Data([1, 2, 3]))) }
         }
-        add(.workflowFinished, status: .completed)
+        add(.workflowFinished(status: .completed, reason: nil))
         return History(initial: initial, events: events)
     }
 }
@@ -253,7 +254,7 @@ struct JournalTests {
         }
         let store = try FlatBuffersStore(directory: directory.path, options: .init(compactAfterRecords: 25))
         let result = try await Workflow(
-            id: "durable", dag: dag, store: store, options: ExecutionOptions(persistence: .node, durability: .fsync)
+            key: try WorkflowKey(id: "durable"), dag: dag, store: store, options: ExecutionOptions(persistence: .node, durability: .fsync)
         ).execute()
         #expect(result.status == .completed)
         let reopened = try await FlatBuffersStore(directory: directory.path).load(WorkflowKey(id: "durable"))
@@ -277,7 +278,7 @@ struct JournalTests {
             }
         }
         let store = try FlatBuffersStore(directory: directory.path, options: .init(), layer: layer)
-        let workflow = Workflow(id: "w", dag: dag, store: store, options: ExecutionOptions(persistence: .node))
+        let workflow = Workflow(key: try WorkflowKey(id: "w"), dag: dag, store: store, options: ExecutionOptions(persistence: .node))
         let error = await #expect(throws: FlowError.self) { try await workflow.execute() }
         #expect(error?.code == .persistenceFailed)
         layer.arm(nil)
@@ -298,8 +299,8 @@ struct JournalTests {
         let writer = try await store.acquireWriter(key)
         try await writer.save(history.initial, durability: .fsync)
         try await writer.append(Array(history.events.prefix(3)), durability: .fsync)
-        let keyless = WorkflowEvent(sequence: 4, time: Date(microsecondsSince1970: 9), kind: .dataSet, payload: Data([1]))
-        let error = await #expect(throws: FlowError.self) { try await writer.append([keyless], durability: .fsync) }
+        let unknown = WorkflowEvent(sequence: 4, time: Date(microsecondsSince1970: 9), change: .nodeReset(node: "nowhere"))
+        let error = await #expect(throws: FlowError.self) { try await writer.append([unknown], durability: .fsync) }
         #expect(error?.code == .invalidArgument)
         try await writer.append(Array(history.events[3...]), durability: .fsync)
         await writer.release()
@@ -345,7 +346,7 @@ struct JournalTests {
         try dag.addNode("a") { _ in .empty }
         try dag.addNode("b", dependsOn: ["a"]) { _ in .empty }
         let store = try FlatBuffersStore(directory: directory.path)
-        let workflow = Workflow(id: "w", dag: dag, store: store, options: .init(persistence: .node))
+        let workflow = Workflow(key: try WorkflowKey(id: "w"), dag: dag, store: store, options: .init(persistence: .node))
         #expect(try await workflow.execute().status == .completed)
         _ = try await workflow.reset(node: "b")
         #expect(try await store.listAll(WorkflowQuery(statuses: [.pending])).map(\.id) == ["w"])
@@ -433,7 +434,6 @@ struct JournalTests {
             }
             try await group.waitForAll()
         }
-        await writer.release()
     }
 
     @Test("a second writer on a running workflow is refused")
@@ -447,10 +447,10 @@ struct JournalTests {
             try await Task.sleep(for: .milliseconds(400))
             return .empty
         }
-        let first = Workflow(id: "w", dag: dag, store: try FlatBuffersStore(directory: directory.path))
+        let first = Workflow(key: try WorkflowKey(id: "w"), dag: dag, store: try FlatBuffersStore(directory: directory.path))
         let run = Task { try await first.execute() }
         while started.all.isEmpty { try await Task.sleep(for: .milliseconds(5)) }
-        let second = Workflow(id: "w", dag: dag, store: try FlatBuffersStore(directory: directory.path))
+        let second = Workflow(key: try WorkflowKey(id: "w"), dag: dag, store: try FlatBuffersStore(directory: directory.path))
         let error = await #expect(throws: FlowError.self) { try await second.execute() }
         #expect(error?.code == .locked)
         #expect(error?.message.contains("pid \(getpid())") == true)

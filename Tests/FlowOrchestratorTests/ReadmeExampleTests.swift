@@ -14,7 +14,10 @@ struct ReadmeExampleTests {
         defer { directory.cleanup() }
         #expect(try await nightlyReport(storeDirectory: directory.path) == .completed)
         let state = try await FlatBuffersStore(directory: directory.path).load(WorkflowKey(id: "nightly-report"))
-        #expect(state[node: "count"]?.output == Data("3".utf8))
+        let report = try JSONDecoder().decode(Report.self, from: #require(state[node: "summarize"]?.output))
+        #expect((report.day, report.orders, report.total) == ("2026-12-03", 2, 42))
+        let published = String(decoding: try #require(state[node: "publish"]?.output), as: UTF8.self)
+        #expect(published.hasPrefix("published 2026-12-03: 2 orders, 42 ("))
     }
 
     @Test("README.md's block under Embedding is ReadmeExample.swift, whole")

@@ -33,7 +33,7 @@ private func storeWith(_ files: [String: [UInt8]], in directory: TemporaryDirect
 /// in that order (whether or not they follow on).
 private func storeWithJournal(of sequences: [UInt64], after state: WorkflowState, in directory: TemporaryDirectory) throws -> String {
     let events = sequences.enumerated().map { index, sequence in
-        WorkflowEvent(sequence: sequence, time: .nowMicroseconds(), kind: .dataSet, key: "record \(index)", payload: Data())
+        WorkflowEvent(sequence: sequence, time: .nowMicroseconds(), change: .dataSet(key: "record \(index)", value: Data()))
     }
     let frames = try JournalCodec.encode(events)
     let journal = JournalCodec.header(base: state.lastSequence) + Array(frames.bytes)
@@ -136,13 +136,15 @@ struct RegressionTests {
         record.kind = FBS_EVENT_NODE_STARTED
         record.node_index = 1
         record.attempt = 1
-        record.node = fbs_slice(offset: 0, length: FBS_ABSENT)
+        let arena = Array("parse".utf8)
+        record.node = fbs_slice(offset: 0, length: UInt64(arena.count))
         record.error = fbs_slice(offset: 0, length: FBS_ABSENT)
         record.key = fbs_slice(offset: 0, length: FBS_ABSENT)
         record.payload = fbs_slice(offset: 0, length: FBS_ABSENT)
         var frames = fbs_buffer()
         var error = fbs_error()
-        try #require(fbs_records_encode(&record, 1, nil, 0, &frames, &error) == FBS_OK)
+        let code = arena.withUnsafeBytes { fbs_records_encode(&record, 1, $0.baseAddress, $0.count, &frames, &error) }
+        try #require(code == FBS_OK)
         journal += Array(UnsafeRawBufferPointer(start: frames.data, count: frames.size))
         fbs_buffer_free(&frames)
         let root = try storeWith(
@@ -160,7 +162,7 @@ struct RegressionTests {
         // The next append compacts: the state, with its far-future start time, is encoded again.
         let writer = try await store.acquireWriter(key)
         let event = WorkflowEvent(
-            sequence: replayed.lastSequence + 1, time: .nowMicroseconds(), kind: .dataSet, key: "k", payload: Data())
+            sequence: replayed.lastSequence + 1, time: .nowMicroseconds(), change: .dataSet(key: "k", value: Data()))
         try await writer.append([event], durability: .fsync)
         await writer.release()
         let after = try await FlatBuffersStore(directory: root).load(key)
@@ -247,7 +249,7 @@ struct RegressionTests {
         let key = try WorkflowKey(id: "wf")
         let state = fuzzFixtureState()
         func dataSet(_ sequence: UInt64) -> WorkflowEvent {
-            WorkflowEvent(sequence: sequence, time: .nowMicroseconds(), kind: .dataSet, key: "k\(sequence)", payload: Data([1]))
+            WorkflowEvent(sequence: sequence, time: .nowMicroseconds(), change: .dataSet(key: "k\(sequence)", value: Data([1])))
         }
         // Before: a snapshot at event 3 and a journal of events 4...9.
         let before = "\(directory.path)/before"
@@ -336,7 +338,7 @@ struct RegressionTests {
         let store = try FlatBuffersStore(directory: root)
         #expect(try await store.load(key) == state)
         let event = WorkflowEvent(
-            sequence: state.lastSequence + 1, time: .nowMicroseconds(), kind: .dataSet, key: "k", payload: Data([1]))
+            sequence: state.lastSequence + 1, time: .nowMicroseconds(), change: .dataSet(key: "k", value: Data([1])))
         let writer = try await store.acquireWriter(key)
         try await writer.append([event], durability: .fsync)
         await writer.release()
@@ -359,7 +361,7 @@ struct RegressionTests {
         defer { directory.cleanup() }
         let state = fuzzFixtureState()
         let behind = WorkflowEvent(
-            sequence: state.lastSequence - 1, time: .nowMicroseconds(), kind: .dataSet, key: "old", payload: Data())
+            sequence: state.lastSequence - 1, time: .nowMicroseconds(), change: .dataSet(key: "old", value: Data()))
         let frames = try JournalCodec.encode([behind])
         let journal = JournalCodec.header(base: state.lastSequence - 2) + Array(frames.bytes)
         frames.free()
@@ -369,7 +371,7 @@ struct RegressionTests {
         let store = try FlatBuffersStore(directory: root)
         #expect(try await store.load(key) == state)
         let event = WorkflowEvent(
-            sequence: state.lastSequence + 1, time: .nowMicroseconds(), kind: .dataSet, key: "k", payload: Data([1]))
+            sequence: state.lastSequence + 1, time: .nowMicroseconds(), change: .dataSet(key: "k", value: Data([1])))
         let writer = try await store.acquireWriter(key)
         try await writer.append([event], durability: .fsync)
         await writer.release()

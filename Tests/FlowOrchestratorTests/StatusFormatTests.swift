@@ -33,7 +33,7 @@ struct StatusFormatTests {
         defer { directory.cleanup() }
         let state = newStatusState()
         let store = try kind.open(directory.path)
-        try await store.saveState(state, durability: .buffered)
+        try await put(state, in: store)
         let loaded = try await kind.open(directory.path).load(WorkflowKey(tenant: "acme", id: "new-statuses"))
         #expect(loaded == state)
         #expect(loaded.nodes[5].countedAttempts == 2 && loaded.nodes[5].crashedAttempts == 1 && loaded.nodes[5].attemptOpen)
@@ -58,7 +58,7 @@ struct StatusFormatTests {
         defer { directory.cleanup() }
         let store = try FlatBuffersStore(directory: directory.path)
         let state = newStatusState()
-        try await store.saveState(state, durability: .buffered)
+        try await put(state, in: store)
         // Two encodings that differ in one node's status locate its byte.
         var other = state
         other.nodes[1].status = .failed
@@ -82,7 +82,7 @@ struct StatusFormatTests {
         let directory = TemporaryDirectory()
         defer { directory.cleanup() }
         let store = try JSONFileStore(directory: directory.path)
-        try await store.saveState(newStatusState(), durability: .buffered)
+        try await put(newStatusState(), in: store)
         let folder = "\(directory.path)/acme/new-statuses"
         let statePath = "\(folder)/state.json"
         var object = try #require(
@@ -135,7 +135,7 @@ struct StatusFormatTests {
         try dag.addNode("a") { _ in .empty }
         let options = ExecutionOptions(persistence: .node, durability: .buffered)
         let store = try FlatBuffersStore(directory: directory.path)
-        _ = try await Workflow(id: "journaled", dag: dag, store: store, options: options).execute()
+        _ = try await Workflow(key: try WorkflowKey(id: "journaled"), dag: dag, store: store, options: options).execute()
         let path = "\(directory.path)/default/journaled/journal.log"
         var bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
         // The last frame is the run's workflow.finished record: give it a kind from the future.
@@ -164,6 +164,18 @@ struct StatusFormatTests {
         #expect(error?.message.contains(path) == true, "\(error?.message ?? "")")
         // Not taken for a damaged tail: nothing was cut off.
         #expect(try Data(contentsOf: URL(fileURLWithPath: path)).count == bytes.count)
+    }
+
+    /// Saves `state` through a writer of its own.
+    private func put(_ state: WorkflowState, in store: any WorkflowStore) async throws {
+        let writer = try await store.acquireWriter(try WorkflowKey(tenant: state.tenant, id: state.id))
+        do {
+            try await writer.save(state, durability: .buffered)
+        } catch {
+            await writer.release()
+            throw error
+        }
+        await writer.release()
     }
 
     /// The offset of the `kind` field of the Record table whose FlatBuffer starts at `payload`,

@@ -65,7 +65,7 @@ enum StoreFixtureV1 {
     static func write(to directory: String) async throws {
         let store = try FlatBuffersStore(directory: directory, options: storeOptions)
         let orders = Workflow(
-            id: "orders", dag: try ordersDAG(failFirstCount: true), store: store, options: options(.node))
+            key: try WorkflowKey(id: "orders"), dag: try ordersDAG(failFirstCount: true), store: store, options: options(.node))
         let run = try await orders.execute(input: Data(#"{"day":"2026-12-03"}"#.utf8))
         precondition(run.status == .completed)
         try await orders.reset(node: "publish")
@@ -74,11 +74,11 @@ enum StoreFixtureV1 {
         precondition(again.status == .completed)
 
         let broken = Workflow(
-            id: "broken", tenant: "acme", dag: try brokenDAG(fails: true), store: store, options: options(.node))
+            key: try WorkflowKey(tenant: "acme", id: "broken"), dag: try brokenDAG(fails: true), store: store, options: options(.node))
         let brokenRun = try await broken.execute()
         precondition(brokenRun.status == .failed)
 
-        let quick = Workflow(id: "quick", dag: try quickDAG(), store: store, options: options(.end))
+        let quick = Workflow(key: try WorkflowKey(id: "quick"), dag: try quickDAG(), store: store, options: options(.end))
         let quickRun = try await quick.execute()
         precondition(quickRun.status == .completed)
     }
@@ -119,12 +119,29 @@ struct StoreFixtureV1Tests {
     private func line(_ event: WorkflowEvent) -> String {
         var parts = ["\(event.sequence)", "\(event.kind)"]
         if let node = event.node { parts.append(node) }
-        if event.attempt > 0 { parts.append("attempt \(event.attempt)") }
-        if let status = event.workflowStatus { parts.append("\(status)") }
-        if let key = event.key { parts.append("key \(key)") }
-        if let payload = event.payload { parts.append("= \(String(decoding: payload, as: UTF8.self))") }
-        if let error = event.error { parts.append("error \(error)") }
-        if event.delayMicroseconds > 0 { parts.append("delay \(event.delayMicroseconds)us") }
+        var attempt = 0
+        var status: WorkflowStatus?
+        var key: String?
+        var payload: Data?
+        var error: String?
+        var delay = Duration.zero
+        switch event.change {
+        case .workflowStarted(let started): status = started
+        case .workflowFinished(let finished, let reason): (status, error) = (finished, reason)
+        case .nodeStarted(_, let number), .nodeInterrupted(_, let number), .nodeCrashed(_, let number): attempt = number
+        case .nodeCompleted(_, let output), .nodeMarkedCompleted(_, let output): payload = output
+        case .nodeFailed(_, let number, let message): (attempt, error) = (number ?? 0, message)
+        case .nodeRetried(_, let number, let wait, let message): (attempt, delay, error) = (number, wait, message)
+        case .nodeSkipped(_, let reason): error = reason
+        case .nodeCancelled, .nodeReset: break
+        case .dataSet(let name, let value): (key, payload) = (name, value)
+        }
+        if attempt > 0 { parts.append("attempt \(attempt)") }
+        if let status { parts.append("\(status)") }
+        if let key { parts.append("key \(key)") }
+        if let payload { parts.append("= \(String(decoding: payload, as: UTF8.self))") }
+        if let error { parts.append("error \(error)") }
+        if delay > .zero { parts.append("delay \(delay.microseconds)us") }
         return parts.joined(separator: " ")
     }
 
@@ -222,7 +239,9 @@ struct StoreFixtureV1Tests {
             ])
 
         // Persisted once at the end: a state, no events.
-        await #expect(throws: FlowError.self) { try await store.history(quick) }
+        let error = await #expect(throws: FlowError.self) { try await store.history(quick) }
+        #expect(error?.code == .historyUnavailable)
+        #expect(error?.message.contains("events 1 to 6 are not in its history: they were never journaled") == true, "\(String(describing: error))")
     }
 
     @Test("state(at:): past states from the archived snapshots and journals")
@@ -259,13 +278,13 @@ struct StoreFixtureV1Tests {
         let (store, directory) = try open()
         defer { directory.cleanup() }
         let options = StoreFixtureV1.options(.node)
-        let done = Workflow(id: "orders", dag: try StoreFixtureV1.ordersDAG(), store: store, options: options)
+        let done = Workflow(key: try WorkflowKey(id: "orders"), dag: try StoreFixtureV1.ordersDAG(), store: store, options: options)
         let result = try await done.execute()
         #expect(result.status == .completed)
         #expect(try await store.load(orders).lastSequence == 17)
 
         let repaired = Workflow(
-            id: "broken", tenant: "acme", dag: try StoreFixtureV1.brokenDAG(), store: store, options: options)
+            key: try WorkflowKey(tenant: "acme", id: "broken"), dag: try StoreFixtureV1.brokenDAG(), store: store, options: options)
         try await repaired.resetFailedNodes()
         #expect(try await repaired.execute().status == .completed)
         let state = try await store.load(broken)

@@ -24,6 +24,8 @@ final class Recorder: Sendable {
     }
 
     var peak: Int { inFlight.withLock { $0.peak } }
+    /// How many actions are inside ``running(_:)`` now.
+    var inFlightNow: Int { inFlight.withLock { $0.now } }
 }
 
 /// A store wrapper that counts calls and can check what was durable when.

@@ -15,8 +15,8 @@ struct WriterFencingTests {
 
     private func started(_ sequence: UInt64, node: Int) -> WorkflowEvent {
         WorkflowEvent(
-            sequence: sequence, time: Date(microsecondsSince1970: 1_000_000 + Int64(sequence)), kind: .nodeStarted,
-            node: "n\(node)", nodeIndex: Int32(node), attempt: 1)
+            sequence: sequence, time: Date(microsecondsSince1970: 1_000_000 + Int64(sequence)),
+            change: .nodeStarted(node: "n\(node)", attempt: 1), nodeIndex: Int32(node))
     }
 
     /// Every file under `directory` with its bytes.

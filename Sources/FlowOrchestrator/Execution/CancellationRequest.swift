@@ -10,7 +10,7 @@ import Synchronization
 ///
 /// ```swift
 /// let request = CancellationRequest()
-/// var workflow = Workflow(id: "nightly", dag: dag, store: store)
+/// var workflow = Workflow(key: try WorkflowKey(id: "nightly"), dag: dag, store: store)
 /// workflow.options.cancellation = request
 /// async let result = workflow.execute()
 /// request.cancel(reason: "superseded by tonight's run")

@@ -69,10 +69,13 @@ public struct ExecutionOptions: Sendable {
     /// A caller's request to cancel the run for good (see ``CancellationRequest``); nil for none.
     public var cancellation: CancellationRequest?
 
-    /// Options with every field given; the defaults persist each level with fsync.
+    /// Options with every field given. The defaults are durable and are what `flowctl` uses:
+    /// dependency scheduling, `node` persistence (every status change journaled, so a
+    /// `FlatBuffersStore` keeps the event history) and `fsync` durability, up to 64 nodes at once,
+    /// fail-fast.
     public init(
-        maxConcurrency: Int = 64, scheduling: Scheduling = .levels,
-        failurePolicy: FailurePolicy = .failFast, persistence: PersistenceStrategy = .level,
+        maxConcurrency: Int = 64, scheduling: Scheduling = .dependencies,
+        failurePolicy: FailurePolicy = .failFast, persistence: PersistenceStrategy = .node,
         durability: Durability = .fsync, limits: PayloadLimits = PayloadLimits(),
         allowDAGChange: Bool = false, onEvent: (@Sendable (WorkflowEvent) -> Void)? = nil,
         recoveryLimit: Int = 5, cancellation: CancellationRequest? = nil

@@ -28,12 +28,30 @@ public enum CloudEvent {
         ]
         if let node = event.node { object["subject"] = node }
         var data: [String: Any] = [:]
-        if event.kind == .nodeStarted || event.kind == .nodeRetried { data["attempt"] = event.attempt }
-        if let error = event.error { data["error"] = error }
-        if let key = event.key { data["key"] = key }
-        if let status = event.workflowStatus { data["workflow_status"] = status.description }
-        if event.delayMicroseconds != 0 { data["delay_us"] = event.delayMicroseconds }
-        if let payload = event.payload { data["payload_base64"] = payload.base64EncodedString() }
+        switch event.change {
+        case .workflowStarted(let status):
+            data["workflow_status"] = status.description
+        case .workflowFinished(let status, let reason):
+            data["workflow_status"] = status.description
+            if let reason { data["error"] = reason }
+        case .nodeStarted(_, let attempt), .nodeInterrupted(_, let attempt), .nodeCrashed(_, let attempt):
+            data["attempt"] = attempt
+        case .nodeCompleted(_, let output), .nodeMarkedCompleted(_, let output):
+            data["payload_base64"] = output.base64EncodedString()
+        case .nodeFailed(_, _, let error):
+            data["error"] = error
+        case .nodeRetried(_, let attempt, let delay, let error):
+            data["attempt"] = attempt
+            data["error"] = error
+            if delay != .zero { data["delay_us"] = delay.microseconds }
+        case .nodeSkipped(_, let reason):
+            data["error"] = reason
+        case .nodeCancelled, .nodeReset:
+            break
+        case .dataSet(let key, let value):
+            data["key"] = key
+            if let value { data["payload_base64"] = value.base64EncodedString() }
+        }
         object["data"] = data
         guard
             let bytes = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])

@@ -1,97 +1,125 @@
 import Foundation
 
 /// One change to a workflow's state: the unit of the journal and of the event history.
-public struct WorkflowEvent: Sendable, Equatable, Codable {
-    /// What happened. The raw values are the on-disk encoding.
-    public enum Kind: UInt8, Sendable, Codable, CaseIterable, CustomStringConvertible {
-        case workflowStarted = 0
-        case nodeStarted = 1
-        case nodeCompleted = 2
-        case nodeFailed = 3
-        case nodeRetried = 4
-        case nodeSkipped = 5
-        case nodeCancelled = 6
-        case nodeReset = 7
-        case dataSet = 8
-        case workflowFinished = 9
-        case nodeMarkedCompleted = 10
-        /// A node in flight when its process was interrupted (task cancellation of the run);
+///
+/// An event is a ``sequence`` number, a ``time`` and a ``change``, an enum whose cases carry what
+/// the change needs in Swift types. How the journal lays an event out on disk (Schemas/journal.fbs)
+/// is the store's business.
+public struct WorkflowEvent: Sendable, Equatable {
+    /// What changed, with the values that change needs.
+    public enum Change: Sendable, Equatable {
+        /// The workflow was started or resumed, now in `status` (``WorkflowStatus/running``).
+        case workflowStarted(status: WorkflowStatus)
+        /// An attempt of `node` began; attempts count from 1.
+        case nodeStarted(node: String, attempt: Int)
+        /// `node` finished with `output`.
+        case nodeCompleted(node: String, output: Data)
+        /// `node` failed for good with `error`; `attempt` is the attempt that failed, when known.
+        case nodeFailed(node: String, attempt: Int?, error: String)
+        /// Attempt `attempt` of `node` failed with `error`; the next begins after `delay`.
+        case nodeRetried(node: String, attempt: Int, delay: Duration, error: String)
+        /// `node` will not run, for `reason` (typically a dependency that failed).
+        case nodeSkipped(node: String, reason: String)
+        /// `node` was cancelled.
+        case nodeCancelled(node: String)
+        /// `node` was in flight when its process was interrupted (task cancellation of the run);
         /// `attempt` is the attempt cut short, 0 when the node was waiting to retry. The attempt
         /// is given back to the node's retry budget; the node runs again on resume.
-        case nodeInterrupted = 11
-        /// Found at recovery: the node's attempt `attempt` was cut short by a crash of the
-        /// process that ran it. The attempt stays counted against the node's retry budget.
-        case nodeCrashed = 12
+        case nodeInterrupted(node: String, attempt: Int)
+        /// Found at recovery: attempt `attempt` of `node` was cut short by a crash of the process
+        /// that ran it. The attempt stays counted against the node's retry budget.
+        case nodeCrashed(node: String, attempt: Int)
+        /// `node` was set back to pending by hand; its output is dropped.
+        case nodeReset(node: String)
+        /// `node` was marked completed by hand with `output`.
+        case nodeMarkedCompleted(node: String, output: Data)
+        /// The workflow data `key` was set to `value`; nil removes it.
+        case dataSet(key: String, value: Data?)
+        /// The workflow run ended in `status`; `reason` says why when no node's error does (a
+        /// recovery limit, say), and is kept as ``WorkflowState/reason``.
+        case workflowFinished(status: WorkflowStatus, reason: String?)
+    }
 
-        public var description: String {
-            switch self {
-            case .workflowStarted: "workflow.started"
-            case .nodeStarted: "node.started"
-            case .nodeCompleted: "node.completed"
-            case .nodeFailed: "node.failed"
-            case .nodeRetried: "node.retried"
-            case .nodeSkipped: "node.skipped"
-            case .nodeCancelled: "node.cancelled"
-            case .nodeReset: "node.reset"
-            case .dataSet: "data.set"
-            case .workflowFinished: "workflow.finished"
-            case .nodeMarkedCompleted: "node.marked_completed"
-            case .nodeInterrupted: "node.interrupted"
-            case .nodeCrashed: "node.crashed"
-            }
-        }
+    /// The name of a kind of change, for display and filtering: `node.started`, `data.set`, ...
+    /// (the raw value, also the suffix of the CloudEvents `type`).
+    public enum Kind: String, Sendable, CaseIterable, CustomStringConvertible {
+        case workflowStarted = "workflow.started"
+        case nodeStarted = "node.started"
+        case nodeCompleted = "node.completed"
+        case nodeFailed = "node.failed"
+        case nodeRetried = "node.retried"
+        case nodeSkipped = "node.skipped"
+        case nodeCancelled = "node.cancelled"
+        case nodeReset = "node.reset"
+        case dataSet = "data.set"
+        case workflowFinished = "workflow.finished"
+        case nodeMarkedCompleted = "node.marked_completed"
+        case nodeInterrupted = "node.interrupted"
+        case nodeCrashed = "node.crashed"
 
-        /// Whether events of this kind name a node.
-        public var concernsNode: Bool {
-            switch self {
-            case .workflowStarted, .dataSet, .workflowFinished: false
-            default: true
-            }
-        }
+        public var description: String { rawValue }
     }
 
     /// Position in the workflow's history, starting at 1 and without gaps.
-    public var sequence: UInt64
+    public let sequence: UInt64
     /// When it happened.
-    public var time: Date
+    public let time: Date
     /// What happened.
-    public var kind: Kind
-    /// The node it happened to, for node events.
-    public var node: String?
+    public let change: Change
     /// The node's position in the workflow, a hint that spares a name lookup; -1 when unknown.
-    public var nodeIndex: Int32
-    /// The attempt number, for `nodeStarted` and `nodeRetried`.
-    public var attempt: UInt32
-    /// The workflow's new status, for `workflowStarted` and `workflowFinished`.
-    public var workflowStatus: WorkflowStatus?
-    /// The error, for `nodeFailed`, `nodeRetried` and `nodeSkipped` (the reason); for
-    /// `workflowFinished`, why the run ended so when no node's error says it (stored as
-    /// ``WorkflowState/reason``).
-    public var error: String?
-    /// The key, for `dataSet`.
-    public var key: String?
-    /// The output (`nodeCompleted`, `nodeMarkedCompleted`) or value (`dataSet`; nil removes).
-    public var payload: Data?
-    /// The backoff before the next attempt, for `nodeRetried`, in microseconds.
-    public var delayMicroseconds: Int64
+    package let nodeIndex: Int32
 
-    /// An event with every field given; unused fields keep their defaults.
-    public init(
-        sequence: UInt64, time: Date, kind: Kind, node: String? = nil, nodeIndex: Int32 = -1,
-        attempt: UInt32 = 0, workflowStatus: WorkflowStatus? = nil, error: String? = nil,
-        key: String? = nil, payload: Data? = nil, delayMicroseconds: Int64 = 0
-    ) {
+    /// An event of the history; `sequence` must follow the workflow's last event by one.
+    public init(sequence: UInt64, time: Date, change: Change) {
+        self.init(sequence: sequence, time: time, change: change, nodeIndex: -1)
+    }
+
+    /// An event with the index of the node it names (a hint checked against the name when applied).
+    package init(sequence: UInt64, time: Date, change: Change, nodeIndex: Int32) {
         self.sequence = sequence
         self.time = time
-        self.kind = kind
-        self.node = node
+        self.change = change
         self.nodeIndex = nodeIndex
-        self.attempt = attempt
-        self.workflowStatus = workflowStatus
-        self.error = error
-        self.key = key
-        self.payload = payload
-        self.delayMicroseconds = delayMicroseconds
+    }
+
+    /// The kind of ``change``.
+    public var kind: Kind { change.kind }
+
+    /// The node the event names, for node events; nil for workflow and data events.
+    public var node: String? { change.node }
+}
+
+extension WorkflowEvent.Change {
+    /// The kind of this change.
+    public var kind: WorkflowEvent.Kind {
+        switch self {
+        case .workflowStarted: .workflowStarted
+        case .nodeStarted: .nodeStarted
+        case .nodeCompleted: .nodeCompleted
+        case .nodeFailed: .nodeFailed
+        case .nodeRetried: .nodeRetried
+        case .nodeSkipped: .nodeSkipped
+        case .nodeCancelled: .nodeCancelled
+        case .nodeInterrupted: .nodeInterrupted
+        case .nodeCrashed: .nodeCrashed
+        case .nodeReset: .nodeReset
+        case .nodeMarkedCompleted: .nodeMarkedCompleted
+        case .dataSet: .dataSet
+        case .workflowFinished: .workflowFinished
+        }
+    }
+
+    /// The node this change names, for node changes.
+    public var node: String? {
+        switch self {
+        case .nodeStarted(let node, _), .nodeCompleted(let node, _), .nodeFailed(let node, _, _),
+            .nodeRetried(let node, _, _, _), .nodeSkipped(let node, _), .nodeCancelled(let node),
+            .nodeReset(let node), .nodeMarkedCompleted(let node, _), .nodeInterrupted(let node, _),
+            .nodeCrashed(let node, _):
+            node
+        case .workflowStarted, .dataSet, .workflowFinished:
+            nil
+        }
     }
 }
 
@@ -102,26 +130,82 @@ extension WorkflowState {
     /// the workflow does not have, so a damaged history is never half-applied silently.
     public mutating func apply(_ event: WorkflowEvent) throws(FlowError) {
         let index = try check(event, following: lastSequence)
-        if let index {
-            applyNodeEvent(event, at: index)
-        } else {
-            switch event.kind {
-            case .workflowStarted:
-                // Found running: the run before crashed, and this one recovers it.
-                if status == .running { recoveries &+= 1 }
-                if let status = event.workflowStatus { self.status = status }
-                reason = nil
-            case .workflowFinished:
-                if let status = event.workflowStatus { self.status = status }
-                reason = event.error
-            case .dataSet:
-                if let key = event.key { data[key] = event.payload }
-            default:
-                break
+        let time = event.time
+        switch event.change {
+        case .workflowStarted(let status):
+            // Found running: the run before crashed, and this one recovers it.
+            if self.status == .running { recoveries &+= 1 }
+            self.status = status
+        case .workflowFinished(let status, let reason):
+            self.status = status
+            // A failed workflow run again without a change keeps the reason it failed for.
+            self.reason = reason ?? (status == .failed ? self.reason : nil)
+        case .dataSet(let key, let value):
+            data[key] = value
+        case .nodeStarted(_, let attempt):
+            guard let index else { break }
+            nodes[index].status = .running
+            nodes[index].attempts = UInt32(clamping: attempt)
+            nodes[index].startedAt = time
+            nodes[index].endedAt = nil
+            nodes[index].countedAttempts &+= 1
+            nodes[index].attemptOpen = true
+        case .nodeCompleted(_, let output), .nodeMarkedCompleted(_, let output):
+            guard let index else { break }
+            nodes[index].status = .completed
+            nodes[index].endedAt = time
+            nodes[index].lastError = nil
+            nodes[index].output = output
+            nodes[index].resetBudget()
+            recoveries = 0
+        case .nodeFailed(_, _, let error):
+            guard let index else { break }
+            nodes[index].status = .failed
+            nodes[index].endedAt = time
+            nodes[index].lastError = error
+            nodes[index].attemptOpen = false
+        case .nodeRetried(_, _, _, let error):
+            guard let index else { break }
+            nodes[index].lastError = error
+            nodes[index].attemptOpen = false
+        case .nodeSkipped(_, let reason):
+            guard let index else { break }
+            nodes[index].status = .skipped
+            nodes[index].endedAt = time
+            nodes[index].lastError = reason
+            nodes[index].attemptOpen = false
+        case .nodeCancelled, .nodeInterrupted:
+            guard let index else { break }
+            if case .nodeCancelled = event.change {
+                nodes[index].status = .cancelled
+            } else {
+                nodes[index].status = .interrupted
             }
+            nodes[index].endedAt = time
+            // The attempt did not fail: it is given back to the retry budget.
+            if nodes[index].attemptOpen, nodes[index].countedAttempts > 0 { nodes[index].countedAttempts -= 1 }
+            nodes[index].attemptOpen = false
+        case .nodeCrashed:
+            guard let index else { break }
+            nodes[index].status = .interrupted
+            nodes[index].endedAt = time
+            nodes[index].crashedAttempts &+= 1
+            nodes[index].attemptOpen = false
+        case .nodeReset:
+            guard let index else { break }
+            // A finished workflow with a node set back to pending has work again.
+            if status.isFinished { status = .pending }
+            nodes[index].status = .pending
+            nodes[index].startedAt = nil
+            nodes[index].endedAt = nil
+            nodes[index].lastError = nil
+            nodes[index].output = nil
+            nodes[index].resetBudget()
+            recoveries = 0
+            reason = nil
         }
         lastSequence = event.sequence
-        updatedAt = event.time
+        updatedAt = time
     }
 
     /// Checks everything ``apply(_:)`` checks, as if the state's last event were `previous`,
@@ -133,91 +217,17 @@ extension WorkflowState {
             throw FlowError(
                 .corruptData, "workflow \(id): event \(event.sequence) does not follow event \(previous)")
         }
-        if event.kind.concernsNode { return try nodeIndex(for: event) }
-        switch event.kind {
-        case .workflowStarted, .workflowFinished:
-            guard event.workflowStatus != nil else {
-                throw FlowError(.corruptData, "workflow \(id): event \(event.sequence) (\(event.kind)) has no status")
-            }
-        case .dataSet:
-            guard event.key != nil else {
-                throw FlowError(.corruptData, "workflow \(id): event \(event.sequence) (data.set) has no key")
-            }
-        default:
-            break
-        }
-        return nil
+        guard let name = event.node else { return nil }
+        let hint = Int(event.nodeIndex)
+        if hint >= 0, hint < nodes.count, nodes[hint].name == name { return hint }
+        if let index = index(ofNode: name) { return index }
+        throw FlowError(
+            .corruptData,
+            "workflow \(id): event \(event.sequence) (\(event.kind)) names unknown node \(Names.quoted(name))")
     }
 
     /// Applies events in order.
     public mutating func apply<S: Sequence<WorkflowEvent>>(_ events: S) throws(FlowError) {
         for event in events { try apply(event) }
-    }
-
-    private func nodeIndex(for event: WorkflowEvent) throws(FlowError) -> Int {
-        let hint = Int(event.nodeIndex)
-        if hint >= 0, hint < nodes.count, event.node == nil || nodes[hint].name == event.node {
-            return hint
-        }
-        if let name = event.node, let index = index(ofNode: name) { return index }
-        throw FlowError(
-            .corruptData,
-            "workflow \(id): event \(event.sequence) (\(event.kind)) names unknown node \(Names.quoted(event.node ?? "?"))")
-    }
-
-    private mutating func applyNodeEvent(_ event: WorkflowEvent, at index: Int) {
-        let time = event.time
-        switch event.kind {
-        case .nodeStarted:
-            nodes[index].status = .running
-            nodes[index].attempts = event.attempt
-            nodes[index].startedAt = time
-            nodes[index].endedAt = nil
-            nodes[index].countedAttempts &+= 1
-            nodes[index].attemptOpen = true
-        case .nodeCompleted, .nodeMarkedCompleted:
-            nodes[index].status = .completed
-            nodes[index].endedAt = time
-            nodes[index].lastError = nil
-            nodes[index].output = event.payload
-            nodes[index].resetBudget()
-            recoveries = 0
-        case .nodeFailed:
-            nodes[index].status = .failed
-            nodes[index].endedAt = time
-            nodes[index].lastError = event.error
-            nodes[index].attemptOpen = false
-        case .nodeRetried:
-            nodes[index].lastError = event.error
-            nodes[index].attemptOpen = false
-        case .nodeSkipped:
-            nodes[index].status = .skipped
-            nodes[index].endedAt = time
-            nodes[index].lastError = event.error
-            nodes[index].attemptOpen = false
-        case .nodeCancelled, .nodeInterrupted:
-            nodes[index].status = event.kind == .nodeCancelled ? .cancelled : .interrupted
-            nodes[index].endedAt = time
-            // The attempt did not fail: it is given back to the retry budget.
-            if nodes[index].attemptOpen, nodes[index].countedAttempts > 0 { nodes[index].countedAttempts -= 1 }
-            nodes[index].attemptOpen = false
-        case .nodeCrashed:
-            nodes[index].status = .interrupted
-            nodes[index].endedAt = time
-            nodes[index].crashedAttempts &+= 1
-            nodes[index].attemptOpen = false
-        case .nodeReset:
-            // A finished workflow with a node set back to pending has work again.
-            if status.isFinished { status = .pending }
-            nodes[index].status = .pending
-            nodes[index].startedAt = nil
-            nodes[index].endedAt = nil
-            nodes[index].lastError = nil
-            nodes[index].output = nil
-            nodes[index].resetBudget()
-            recoveries = 0
-        case .workflowStarted, .dataSet, .workflowFinished:
-            break
-        }
     }
 }

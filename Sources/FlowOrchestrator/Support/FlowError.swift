@@ -20,6 +20,7 @@ public struct FlowError: Error, Sendable, CustomStringConvertible {
             case invalidID, corruptData, unsupportedFormat, io, locked
             case persistenceFailed, invalidArgument, invalidDefinition, timeout, writerStopped
             case historyUnavailable, staleWriter, newerFormat, cancelled
+            case decodingFailed
         }
         fileprivate var wrapped: Wrapped
         fileprivate init(_ wrapped: Wrapped) { self.wrapped = wrapped }
@@ -73,6 +74,9 @@ public struct FlowError: Error, Sendable, CustomStringConvertible {
         public static let newerFormat = Code(.newerFormat)
         /// The workflow was cancelled by request, which is final: reset it to run it again.
         public static let cancelled = Code(.cancelled)
+        /// A workflow input or node output is not the JSON of the type it was read as; the
+        /// message names the node (or the input), the type and where decoding stopped.
+        public static let decodingFailed = Code(.decodingFailed)
 
         public var description: String {
             switch wrapped {
@@ -99,6 +103,7 @@ public struct FlowError: Error, Sendable, CustomStringConvertible {
             case .staleWriter: "stale writer"
             case .newerFormat: "newer format"
             case .cancelled: "cancelled"
+            case .decodingFailed: "decoding failed"
             }
         }
     }

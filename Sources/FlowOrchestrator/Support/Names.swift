@@ -4,12 +4,12 @@
 /// outside its directory: it is 1 to 200 bytes of UTF-8, holds no `/`, `\`, NUL or other control
 /// character, and does not start with a dot (which also rules out `.` and `..`). Unicode letters
 /// are welcome.
-public enum Names {
+package enum Names {
     /// The longest name, in UTF-8 bytes.
-    public static let maxBytes = 200
+    package static let maxBytes = 200
 
     /// Why `name` breaks the rules, or nil when it is valid.
-    public static func problem(with name: String) -> String? {
+    package static func problem(with name: String) -> String? {
         let utf8 = name.utf8
         if utf8.isEmpty { return "is empty" }
         if utf8.count > maxBytes { return "is \(utf8.count) bytes long, over the limit of \(maxBytes)" }

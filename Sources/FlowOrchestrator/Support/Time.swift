@@ -28,7 +28,7 @@ extension Date {
 extension Date {
     /// The time in RFC 3339 / ISO 8601, UTC, with the microseconds stored times carry:
     /// `2026-01-31T12:00:01.250113Z`.
-    public var rfc3339Microseconds: String {
+    package var rfc3339Microseconds: String {
         let micros = microsecondsSince1970
         let split = micros.quotientAndRemainder(dividingBy: 1_000_000)
         var seconds = time_t(split.quotient)

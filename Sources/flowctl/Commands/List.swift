@@ -10,7 +10,7 @@ struct List: AsyncParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    @Option(name: .long, parsing: .singleValue, help: ArgumentHelp("Only workflows with this status (repeatable): pending, running, completed, failed, cancelled.", valueName: "status"))
+    @Option(name: .long, parsing: .singleValue, help: ArgumentHelp("Only workflows with this status (repeatable): pending, running, completed, failed, cancelled, interrupted, waiting, compensated, compensation_failed.", valueName: "status"))
     var status: [String] = []
 
     @Option(name: .long, help: ArgumentHelp("Only IDs starting with this text.", valueName: "text"))
@@ -27,7 +27,7 @@ struct List: AsyncParsableCommand {
 
     func validate() throws {
         for name in status where WorkflowStatus(name: name) == nil {
-            throw ValidationError("unknown status \(TextFormat.quoted(name)); use pending, running, completed, failed or cancelled")
+            throw ValidationError("unknown status \(TextFormat.quoted(name)); use pending, running, completed, failed, cancelled, interrupted, waiting, compensated or compensation_failed")
         }
         if limit < 1 { throw ValidationError("--limit must be at least 1") }
         if let cursor, !Self.isCursor(cursor) {
@@ -76,7 +76,9 @@ struct List: AsyncParsableCommand {
         } else if page.items.isEmpty {
             Terminal.out("no workflows\n")
         } else {
-            var rows = [["TENANT", "ID", "STATUS", "NODES", "UPDATED"]]
+            // A REASON column only when a listed workflow has one (the recovery limit, a cancellation).
+            let reasons = page.items.contains { $0.reason != nil }
+            var rows = [["TENANT", "ID", "STATUS", "NODES", "UPDATED"] + (reasons ? ["REASON"] : [])]
             var damaged: [String] = []
             for item in page.items {
                 let done = item.nodeCounts[.completed] ?? 0
@@ -86,7 +88,7 @@ struct List: AsyncParsableCommand {
                 rows.append([
                     item.tenant, item.id, broken == nil ? "\(item.status)" : "damaged", "\(done)/\(item.nodeCount)",
                     TextFormat.iso8601(item.updatedAt),
-                ])
+                ] + (reasons ? [item.reason.map { TextFormat.oneLine($0, limit: 100) } ?? ""] : []))
             }
             Terminal.out(TextFormat.table(rows) + "\n")
             for line in damaged { Terminal.error(line) }

@@ -35,8 +35,8 @@ struct Reset: AsyncParsableCommand {
             throw CLIError(.usage, "workflow \(key) has no node \(TextFormat.quoted(node))")
         }
         let workflow = Workflow(
-            id: key.id, tenant: key.tenant, dag: dag, store: store,
-            options: ExecutionOptions(persistence: global.persist, durability: global.durability))
+            key: key, dag: dag, store: store,
+            options: global.executionOptions)
         let after: WorkflowState
         if let node {
             after = try await workflow.reset(node: node, includingDescendants: descendants)

@@ -89,8 +89,8 @@ struct Watch: AsyncParsableCommand {
             }
             // A finished workflow may have been reset and resumed since: the watch ends at the
             // last finish only.
-            if event.kind == .workflowFinished, try await store.load(key).lastSequence <= event.sequence {
-                return event.workflowStatus == .completed ? .success : .workflowFailed
+            if case .workflowFinished(let status, _) = event.change, try await store.load(key).lastSequence <= event.sequence {
+                return status == .completed ? .success : .workflowFailed
             }
         }
         try Task.checkCancellation()

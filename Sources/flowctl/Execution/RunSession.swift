@@ -17,14 +17,14 @@ struct RunSession {
         let dag = try shell.dag()
         let initial = existing?.nodes ?? dag.nodeNames.map(NodeState.init(name:))
         let progress = Progress(mode: .choose(quiet: global.quiet), workflow: key.id, initial: initial)
-        let options = ExecutionOptions(
-            maxConcurrency: settings.concurrency ?? definition.concurrency ?? ProcessInfo.processInfo.activeProcessorCount,
-            scheduling: .dependencies,
-            failurePolicy: settings.keepGoing ? .continueIndependent : .failFast,
-            persistence: global.persist, durability: global.durability,
-            limits: PayloadLimits(maxOutputBytes: settings.maxOutputBytes),
-            onEvent: { progress.handle($0) })
-        let workflow = Workflow(id: key.id, tenant: key.tenant, dag: dag, store: store, options: options)
+        // The library's defaults (dependency scheduling, node persistence, fsync), with the flags.
+        var options = global.executionOptions
+        options.maxConcurrency = max(
+            1, settings.concurrency ?? definition.concurrency ?? ProcessInfo.processInfo.activeProcessorCount)
+        options.failurePolicy = settings.keepGoing ? .continueIndependent : .failFast
+        options.limits = PayloadLimits(maxOutputBytes: settings.maxOutputBytes)
+        options.onEvent = { progress.handle($0) }
+        let workflow = Workflow(key: key, dag: dag, store: store, options: options)
         let source = definition.source
 
         let interrupts = Interrupts(

@@ -59,30 +59,30 @@ final class Progress: Sendable {
         guard mode != .quiet, let node = event.node else { return }
         let line: String? = model.withLock { model in
             model.dirty = true
-            switch event.kind {
-            case .nodeStarted:
+            switch event.change {
+            case .nodeStarted(_, let attempt):
                 model.statuses[node] = .running
                 model.started[node] = event.time
                 if !model.running.contains(node) { model.running.append(node) }
-                return mode == .plain ? "\(node) started (attempt \(event.attempt))" : nil
+                return mode == .plain ? "\(node) started (attempt \(attempt))" : nil
             case .nodeCompleted, .nodeMarkedCompleted:
                 model.statuses[node] = .completed
                 model.running.removeAll { $0 == node }
                 let took = model.started[node].map { " in " + DurationText.format(.seconds(event.time.timeIntervalSince($0))) } ?? ""
                 return mode == .plain ? "\(node) completed\(took)" : nil
-            case .nodeFailed:
+            case .nodeFailed(_, _, let error):
                 model.statuses[node] = .failed
                 model.running.removeAll { $0 == node }
-                return mode == .quiet ? nil : "\(node) failed: \(TextFormat.oneLine(event.error ?? "unknown error"))"
-            case .nodeRetried:
+                return mode == .quiet ? nil : "\(node) failed: \(TextFormat.oneLine(error))"
+            case .nodeRetried(_, let attempt, let delay, let error):
                 model.running.removeAll { $0 == node }
-                let wait = DurationText.format(.microseconds(event.delayMicroseconds))
+                let wait = DurationText.format(delay)
                 return mode == .quiet
                     ? nil
-                    : "\(node) attempt \(event.attempt) failed, retrying in \(wait): \(TextFormat.oneLine(event.error ?? "unknown error"))"
-            case .nodeSkipped:
+                    : "\(node) attempt \(attempt) failed, retrying in \(wait): \(TextFormat.oneLine(error))"
+            case .nodeSkipped(_, let reason):
                 model.statuses[node] = .skipped
-                return mode == .plain ? "\(node) skipped: \(event.error ?? "a dependency failed")" : nil
+                return mode == .plain ? "\(node) skipped: \(reason)" : nil
             case .nodeCancelled:
                 model.statuses[node] = .cancelled
                 model.running.removeAll { $0 == node }

@@ -29,8 +29,9 @@ enum StatusReport {
         var lines = [
             "workflow \(state.tenant)/\(state.id): \(state.status)",
             "\(counts(state)); created \(TextFormat.iso8601(state.createdAt)), updated \(TextFormat.iso8601(state.updatedAt))",
-            "",
         ]
+        if let reason = state.reason { lines.append("reason: \(TextFormat.oneLine(reason))") }
+        lines.append("")
         var rows = [["NODE", "STATUS", "ATTEMPTS", "TIME", "OUTPUT", "ERROR"]]
         for node in state.nodes {
             var time = ""
@@ -53,6 +54,7 @@ enum StatusReport {
             ("id", .string(state.id)),
             ("tenant", .string(state.tenant)),
             ("status", .string("\(state.status)")),
+            ("reason", .string(state.reason)),
             ("created_at", .date(state.createdAt)),
             ("updated_at", .date(state.updatedAt)),
             (

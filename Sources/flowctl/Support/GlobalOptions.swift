@@ -14,10 +14,10 @@ struct GlobalOptions: ParsableArguments {
     var tenant: String?
 
     @Option(name: .long, help: "How hard writes try to survive power loss: fsync or buffered.")
-    var durability: Durability = .fsync
+    var durability: Durability = ExecutionOptions().durability
 
     @Option(name: .long, help: "When state is written: end, level or node (every status change).")
-    var persist: PersistenceStrategy = .node
+    var persist: PersistenceStrategy = ExecutionOptions().persistence
 
     @Flag(name: .shortAndLong, help: "Print only the final line.")
     var quiet = false
@@ -58,6 +58,14 @@ struct GlobalOptions: ParsableArguments {
             return fromEnvironment
         }
         return ".flow"
+    }
+
+    /// The library's default execution options with `--persist` and `--durability` applied.
+    var executionOptions: ExecutionOptions {
+        var options = ExecutionOptions()
+        options.persistence = persist
+        options.durability = durability
+        return options
     }
 
     /// The tenant to use for commands about one workflow.

@@ -2,7 +2,7 @@ import FBSchema
 import Foundation
 
 /// One raw store file, decoded: what `flowctl dump` shows.
-public enum DecodedFile: Sendable {
+package enum DecodedFile: Sendable {
     /// A snapshot (`snapshot.fb.zst`, or an archived one).
     case snapshot(WorkflowState)
     /// A summary (`summary.fb`).
@@ -15,7 +15,7 @@ public enum DecodedFile: Sendable {
 extension FlatBuffersStore {
     /// Decodes the file at `path`, recognised by its first bytes, with the same checks as a
     /// load. Throws `corruptData` naming the file for anything else or anything damaged.
-    public static func decodeFile(atPath path: String, maxBytes: Int = 1 << 30) throws -> DecodedFile {
+    package static func decodeFile(atPath path: String, maxBytes: Int = 1 << 30) throws -> DecodedFile {
         let io = FileIO(layer: SystemFileLayer())
         guard let buffer = try io.readFile(path, limit: maxBytes) else {
             throw FlowError(.notFound, "\(path): no such file")
@@ -39,7 +39,7 @@ extension FlatBuffersStore {
     /// The damage of the journal at `path` when valid records follow it (damage a load refuses
     /// unless salvaging): its file offset and what is wrong there. Nil for a sound journal, one
     /// torn only at its tail, or no journal. Reads the frames only (their CRCs), no snapshot.
-    public static func damageBeforeTail(ofJournal path: String, maxBytes: Int = 4 << 30) throws -> (offset: Int, message: String)? {
+    package static func damageBeforeTail(ofJournal path: String, maxBytes: Int = 4 << 30) throws -> (offset: Int, message: String)? {
         let io = FileIO(layer: SystemFileLayer())
         guard let buffer = try io.readFile(path, limit: maxBytes) else { return nil }
         let (_, scan) = try JournalCodec.scan(buffer.bytes, path: path)

@@ -85,6 +85,13 @@ extension FlatBuffersStore {
             // whole-state save's jump; it ends the history, as before.)
             if header.base_sequence >= next, events.isEmpty {
                 guard next <= last, limit > 0 else { return events }
+                // With keepHistory on, compaction archives what it folds away; with nothing
+                // archived, the events before the current journal were never journaled.
+                if options.keepHistory, path == journalPath(key) {
+                    throw FlowError(
+                        .historyUnavailable,
+                        "workflow \(key): events \(next) to \(header.base_sequence) are not in its history: they were never journaled (it was saved as whole states, with the end or level persistence strategy, which keep the state, not the events)")
+                }
                 throw FlowError(
                     .historyUnavailable,
                     "workflow \(key): events \(next) to \(header.base_sequence) are not in its history (compacted away without keepHistory, or lost)")

@@ -16,19 +16,70 @@ enum JournalCodec {
         var arena = Arena(capacity: events.count * 32)
         var records = [fbs_record_in]()
         records.reserveCapacity(events.count)
+        let absent = fbs_slice(offset: 0, length: FBS_ABSENT)
         for event in events {
             var record = fbs_record_in()
             record.sequence = event.sequence
             record.time_us = event.time.microsecondsSince1970
-            record.delay_us = event.delayMicroseconds
-            record.node = arena.add(event.node)
-            record.error = arena.add(event.error)
-            record.key = arena.add(event.key)
-            record.payload = arena.add(event.payload)
+            record.node = absent
+            record.error = absent
+            record.key = absent
+            record.payload = absent
             record.node_index = event.nodeIndex
-            record.attempt = event.attempt
-            record.kind = fbs_event_kind(UInt32(event.kind.rawValue))
-            record.workflow_status = fbs_workflow_status(UInt32(event.workflowStatus?.rawValue ?? 0))
+            switch event.change {
+            case .workflowStarted(let status):
+                record.kind = FBS_EVENT_WORKFLOW_STARTED
+                record.workflow_status = fbs_workflow_status(UInt32(status.rawValue))
+            case .workflowFinished(let status, let reason):
+                record.kind = FBS_EVENT_WORKFLOW_FINISHED
+                record.workflow_status = fbs_workflow_status(UInt32(status.rawValue))
+                if let reason { record.error = arena.add(reason) }
+            case .nodeStarted(let node, let attempt):
+                record.kind = FBS_EVENT_NODE_STARTED
+                record.node = arena.add(node)
+                record.attempt = UInt32(clamping: attempt)
+            case .nodeCompleted(let node, let output):
+                record.kind = FBS_EVENT_NODE_COMPLETED
+                record.node = arena.add(node)
+                record.payload = arena.add(output)
+            case .nodeMarkedCompleted(let node, let output):
+                record.kind = FBS_EVENT_NODE_MARKED_COMPLETED
+                record.node = arena.add(node)
+                record.payload = arena.add(output)
+            case .nodeFailed(let node, let attempt, let error):
+                record.kind = FBS_EVENT_NODE_FAILED
+                record.node = arena.add(node)
+                record.attempt = UInt32(clamping: attempt ?? 0)
+                record.error = arena.add(error)
+            case .nodeRetried(let node, let attempt, let delay, let error):
+                record.kind = FBS_EVENT_NODE_RETRIED
+                record.node = arena.add(node)
+                record.attempt = UInt32(clamping: attempt)
+                record.error = arena.add(error)
+                record.delay_us = delay.microseconds
+            case .nodeSkipped(let node, let reason):
+                record.kind = FBS_EVENT_NODE_SKIPPED
+                record.node = arena.add(node)
+                record.error = arena.add(reason)
+            case .nodeCancelled(let node):
+                record.kind = FBS_EVENT_NODE_CANCELLED
+                record.node = arena.add(node)
+            case .nodeReset(let node):
+                record.kind = FBS_EVENT_NODE_RESET
+                record.node = arena.add(node)
+            case .nodeInterrupted(let node, let attempt):
+                record.kind = FBS_EVENT_NODE_INTERRUPTED
+                record.node = arena.add(node)
+                record.attempt = UInt32(clamping: attempt)
+            case .nodeCrashed(let node, let attempt):
+                record.kind = FBS_EVENT_NODE_CRASHED
+                record.node = arena.add(node)
+                record.attempt = UInt32(clamping: attempt)
+            case .dataSet(let key, let value):
+                record.kind = FBS_EVENT_DATA_SET
+                record.key = arena.add(key)
+                record.payload = arena.add(value)
+            }
             records.append(record)
         }
         var output = fbs_buffer()
@@ -42,16 +93,52 @@ enum JournalCodec {
         return FBSBuffer(output)
     }
 
-    /// The event a verified record view describes.
-    static func event(_ view: fbs_record_view) -> WorkflowEvent {
-        let kind = WorkflowEvent.Kind(rawValue: UInt8(view.kind.rawValue)) ?? .workflowStarted
+    /// The event a verified record view describes. Throws `corruptData` for a record that lacks
+    /// what its kind needs (a node event without a node, a data event without a key) or whose kind
+    /// or status this code does not know.
+    static func event(_ view: fbs_record_view) throws(FlowError) -> WorkflowEvent {
+        func node() throws(FlowError) -> String {
+            guard let node = view.node.string else { throw missing("node") }
+            return node
+        }
+        func status() throws(FlowError) -> WorkflowStatus {
+            guard let status = WorkflowStatus(rawValue: UInt8(truncatingIfNeeded: view.workflow_status.rawValue)) else {
+                throw FlowError(
+                    .corruptData, "record \(view.sequence): workflow status \(view.workflow_status.rawValue) is not known")
+            }
+            return status
+        }
+        func missing(_ field: String) -> FlowError {
+            FlowError(.corruptData, "record \(view.sequence) (\(view.kind.rawValue)) has no \(field)")
+        }
+        let attempt = Int(view.attempt)
+        let change: WorkflowEvent.Change
+        switch view.kind {
+        case FBS_EVENT_WORKFLOW_STARTED: change = .workflowStarted(status: try status())
+        case FBS_EVENT_WORKFLOW_FINISHED: change = .workflowFinished(status: try status(), reason: view.error.string)
+        case FBS_EVENT_NODE_STARTED: change = .nodeStarted(node: try node(), attempt: attempt)
+        case FBS_EVENT_NODE_COMPLETED: change = .nodeCompleted(node: try node(), output: view.payload.bytes ?? Data())
+        case FBS_EVENT_NODE_MARKED_COMPLETED:
+            change = .nodeMarkedCompleted(node: try node(), output: view.payload.bytes ?? Data())
+        case FBS_EVENT_NODE_FAILED:
+            change = .nodeFailed(node: try node(), attempt: attempt > 0 ? attempt : nil, error: view.error.string ?? "")
+        case FBS_EVENT_NODE_RETRIED:
+            change = .nodeRetried(
+                node: try node(), attempt: attempt, delay: .microseconds(view.delay_us), error: view.error.string ?? "")
+        case FBS_EVENT_NODE_SKIPPED: change = .nodeSkipped(node: try node(), reason: view.error.string ?? "")
+        case FBS_EVENT_NODE_CANCELLED: change = .nodeCancelled(node: try node())
+        case FBS_EVENT_NODE_RESET: change = .nodeReset(node: try node())
+        case FBS_EVENT_NODE_INTERRUPTED: change = .nodeInterrupted(node: try node(), attempt: attempt)
+        case FBS_EVENT_NODE_CRASHED: change = .nodeCrashed(node: try node(), attempt: attempt)
+        case FBS_EVENT_DATA_SET:
+            guard let key = view.key.string else { throw missing("key") }
+            change = .dataSet(key: key, value: view.payload.bytes)
+        default:
+            throw FlowError(.corruptData, "record \(view.sequence): event kind \(view.kind.rawValue) is not known")
+        }
         return WorkflowEvent(
-            sequence: view.sequence, time: Date(microsecondsSince1970: view.time_us), kind: kind,
-            node: view.node.string, nodeIndex: view.node_index, attempt: view.attempt,
-            workflowStatus: kind == .workflowStarted || kind == .workflowFinished
-                ? WorkflowStatus(rawValue: UInt8(view.workflow_status.rawValue)) : nil,
-            error: view.error.string, key: view.key.string, payload: view.payload.bytes,
-            delayMicroseconds: view.delay_us)
+            sequence: view.sequence, time: Date(microsecondsSince1970: view.time_us), change: change,
+            nodeIndex: view.node_index)
     }
 
     /// What a scan of a journal's frames found.
@@ -121,7 +208,18 @@ enum JournalCodec {
             _ = views.withUnsafeMutableBufferPointer { views in
                 fbs_records_scan(rest.baseAddress, rest.count, views.baseAddress, views.count, &result)
             }
-            for view in views.prefix(result.count) { scan.events.append(event(view)) }
+            for view in views.prefix(result.count) {
+                do {
+                    scan.events.append(try event(view))
+                } catch {
+                    // A frame whose checksum and verifier pass was written whole: one that does
+                    // not decode is never a torn tail to cut, it is damage (an error unless salvaging).
+                    let bad = offset + Int(view.frame_offset)
+                    scan.goodEnd = bad
+                    scan.damage = (bad, error.message, false)
+                    return scan
+                }
+            }
             offset += Int(result.consumed)
             scan.goodEnd = offset
             switch result.stop {
