@@ -33,7 +33,7 @@ nonisolated func runMany(directory: String, count: Int) async throws -> Int {
     return try await withThrowingTaskGroup(of: Bool.self) { [dag] group in
         for index in 0..<count {
             group.addTask {
-                let workflow = Workflow(id: "wf-\(index)", dag: dag, store: store, options: options)
+                let workflow = Workflow(key: try WorkflowKey(id: "wf-\(index)"), dag: dag, store: store, options: options)
                 return try await workflow.execute().status == .completed
             }
         }

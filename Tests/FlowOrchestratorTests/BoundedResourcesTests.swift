@@ -43,7 +43,7 @@ struct BoundedResourcesTests {
         for round in 1...3 {
             for writer in writers {
                 let event = WorkflowEvent(
-                    sequence: UInt64(round), time: .nowMicroseconds(), kind: .dataSet, key: "k\(round)", payload: Data([1]))
+                    sequence: UInt64(round), time: .nowMicroseconds(), change: .dataSet(key: "k\(round)", value: Data([1])))
                 try await writer.append([event], durability: round == 2 ? .buffered : .fsync)
             }
             // Six writers hold their locks; only two journals may hold a descriptor.
