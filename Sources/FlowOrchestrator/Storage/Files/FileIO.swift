@@ -97,6 +97,20 @@ struct FileIO: Sendable {
         }
     }
 
+    /// The size of the file at `path`; 0 when there is none.
+    func fileSize(_ path: String) throws -> Int {
+        guard let fd = try openIfExists(path) else { return 0 }
+        defer { close(fd) }
+        return Int(try size(fd, path: path))
+    }
+
+    /// Whether something (a file or a directory) is named `path`, asked through the layer.
+    func exists(_ path: String) -> Bool {
+        guard case .success(let fd) = Self.retrying({ layer.open(path, O_RDONLY, 0) }) else { return false }
+        close(fd)
+        return true
+    }
+
     func truncate(_ fd: Int32, to length: Int64, path: String) throws {
         if case .failure(let errno) = Self.retrying({ layer.ftruncate(fd, length) }) {
             throw Self.ioError("truncating", path, errno, call: "ftruncate")

@@ -93,7 +93,7 @@ final class FileStoreEngine: Sendable {
     }
 
     func exists(_ key: WorkflowKey) -> Bool {
-        format.snapshotFileNames.contains { access("\(directory(key))/\($0)", F_OK) == 0 }
+        format.snapshotFileNames.contains { io.exists("\(directory(key))/\($0)") }
     }
 
     // MARK: Listing
@@ -238,16 +238,11 @@ final class FileStoreEngine: Sendable {
             stats.nodes += summary.nodeCount
             stats.workflowsByStatus[summary.status, default: 0] += 1
             for name in try io.list(directory(key)) {
-                stats.bytes += fileSize("\(directory(key))/\(name)")
+                stats.bytes += (try? io.fileSize("\(directory(key))/\(name)")) ?? 0
             }
         }
         stats.tenants = tenants.count
         return stats
-    }
-
-    private func fileSize(_ path: String) -> Int {
-        var info = stat()
-        return stat(path, &info) == 0 ? Int(info.st_size) : 0
     }
 
     /// Reads every file of every workflow and reports each problem with its file (and offset,
@@ -402,7 +397,7 @@ final class FileStoreEngine: Sendable {
         for rename in renames where rename.count == 2 {
             if rename[0].isEmpty {
                 try io.remove(rename[1])
-            } else if access(rename[0], F_OK) == 0 {
+            } else if io.exists(rename[0]) {
                 try io.rename(rename[0], to: rename[1])
             }
             directories.insert(FileIO.parent(of: rename[1]))

@@ -24,11 +24,20 @@ final class WriterSlots: Sendable {
     }
 
     /// A limit that leaves room for everything else under the process's open-file limit: a
-    /// quarter of it (at least 4, at most 512).
+    /// quarter of the descriptors still free when the store opens (at least 4, at most 512).
     static func defaultCount() -> Int {
         var limit = rlimit()
         guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < 1 << 31 else { return 512 }
-        return min(512, max(4, Int(limit.rlim_cur) / 4))
+        return min(512, max(4, (Int(limit.rlim_cur) - openDescriptors()) / 4))
+    }
+
+    /// How many descriptors the process has open (those it inherited included).
+    private static func openDescriptors() -> Int {
+        guard let directory = opendir("/proc/self/fd") else { return 0 }
+        defer { closedir(directory) }
+        var count = -1  // the directory's own descriptor
+        while readdir(directory) != nil { count += 1 }
+        return max(0, count - 2)  // "." and ".."
     }
 
     /// Takes a slot, waiting for one when none is free.

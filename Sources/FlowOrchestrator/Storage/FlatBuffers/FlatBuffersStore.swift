@@ -248,20 +248,60 @@ public final class FlatBuffersStore: FileWorkflowStore {
             if durability == .fsync { try handle.sync(io: engine.io) }
             return
         }
-        let statusBefore = handle.state.status
+        try finish(try write(events, durability: durability, to: handle, writer: lock), handle: handle)
+    }
+
+    /// What an append leaves to do after its journal write.
+    private enum FollowUp {
+        case none
+        /// The journal passed its bounds.
+        case compact
+        /// The summary is due (``JournalHandle/summaryDue(interval:)``).
+        case summary(WorkflowState)
+    }
+
+    /// How often, at most, a running workflow's summary is rewritten for its node counts alone.
+    static let summaryInterval: Duration = .seconds(1)
+
+    /// Writes `events` to `handle`'s journal (one `pwrite`, and one `fdatasync` with `fsync`
+    /// durability) and says what is left to do.
+    private func write(
+        _ events: [WorkflowEvent], durability: Durability, to handle: JournalHandle, writer lock: WriterLock
+    ) throws -> FollowUp {
         let compact = try handle.append(
             events, durability: durability, io: engine.io,
             bounds: (options.compactAfterRecords, options.compactAfterBytes), fence: lock)
-        journals.written(key, io: engine.io)
-        if compact {
-            try compactJournal(key, handle: handle, durability: durability)
-        } else if handle.state.status != statusBefore {
-            // Keep `list` filters and `purge` candidates right without a snapshot: the summary
-            // is a cache of the status, rewritten whenever the status changes.
-            let directory = engine.directory(key)
-            let bytes = ["snapshot.fb.zst", "journal.log"].reduce(0) { $0 + Self.fileSize("\(directory)/\($1)") }
-            try engine.writeSummary(WorkflowSummary(handle.state, storedBytes: bytes), in: directory, durability: .buffered)
+        journals.written(handle.key, io: engine.io)
+        if compact { return .compact }
+        return handle.summaryDue(interval: Self.summaryInterval).map(FollowUp.summary) ?? .none
+    }
+
+    /// Compacts, or rewrites the summary: `list` filters, counts and `purge` candidates stay
+    /// right without a snapshot, since the summary is a cache rewritten when the status changes
+    /// and about once a second while only node counts do.
+    private func finish(_ followUp: FollowUp, handle: JournalHandle) throws {
+        switch followUp {
+        case .none:
+            return
+        case .compact:
+            try compactJournal(handle.key, handle: handle, durability: .fsync)
+        case .summary(let state):
+            let directory = engine.directory(handle.key)
+            let bytes = try ["snapshot.fb.zst", "journal.log"].reduce(0) { $0 + (try engine.io.fileSize("\(directory)/\($1)")) }
+            try engine.writeSummary(WorkflowSummary(state, storedBytes: bytes), in: directory, durability: .buffered)
         }
+    }
+
+    /// A buffered append to a journal this writer already has open: the `pwrite` (to the page
+    /// cache) runs on the caller's thread, what follows it (compaction, a summary) on the I/O
+    /// threads. Nil when the journal is not open yet (the caller then runs the whole append
+    /// there).
+    private func appendBufferedInline(_ events: [WorkflowEvent], writer lock: WriterLock) async throws -> Bool {
+        guard let handle = journals[lock.key], handle.epoch == lock.epoch else { return false }
+        let followUp = try write(events, durability: .buffered, to: handle, writer: lock)
+        if case .none = followUp { return true }
+        try await IOThreadPool.shared.run { try self.finish(followUp, handle: handle) }
+        return true
     }
 
     /// Writes the replica as the new snapshot, then a new empty journal. A crash between the two
@@ -325,11 +365,6 @@ public final class FlatBuffersStore: FileWorkflowStore {
         return handle
     }
 
-    private static func fileSize(_ path: String) -> Int {
-        var info = stat()
-        return stat(path, &info) == 0 ? Int(info.st_size) : 0
-    }
-
     /// Closes `key`'s open journal; with `epoch`, only when that writer opened it.
     private func closeJournal(_ key: WorkflowKey, epoch: UInt64? = nil) {
         journals.remove(key, epoch: epoch)?.close(io: engine.io)
@@ -365,6 +400,7 @@ public final class FlatBuffersStore: FileWorkflowStore {
         }
 
         func append(_ events: [WorkflowEvent], durability: Durability) async throws {
+            if durability == .buffered, !events.isEmpty, try await store.appendBufferedInline(events, writer: lock) { return }
             try await IOThreadPool.shared.run { [store, lock] in try store.append(events, durability: durability, writer: lock) }
         }
 
@@ -397,15 +433,31 @@ public final class FlatBuffersStore: FileWorkflowStore {
         try await IOThreadPool.shared.run { try self.verifyNow() }
     }
 
+    /// Rewrites `key`'s summary when it no longer says what `state` does (its last rewrite was
+    /// buffered, or a crash came before the next one), unless a writer holds the workflow (which
+    /// keeps the summary fresh itself).
+    private func refreshSummary(_ key: WorkflowKey, to state: WorkflowState) {
+        let directory = engine.directory(key)
+        guard let summary = engine.summary(key),
+            summary.status != state.status || summary.nodeCounts != state.statusCounts
+                || summary.lastSequence != state.lastSequence,
+            let lock = try? WriterLock.acquire(directory: directory, key: key, io: engine.io)
+        else { return }
+        defer { lock.releaseNow() }
+        let bytes = ["snapshot.fb.zst", "journal.log"].reduce(0) { $0 + ((try? engine.io.fileSize("\(directory)/\($1)")) ?? 0) }
+        try? engine.writeSummary(WorkflowSummary(state, storedBytes: bytes), in: directory, durability: .buffered)
+    }
+
     private func verifyNow() throws -> [StoreProblem] {
         try engine.verify { key, directory in
             let path = "\(directory)/journal.log"
-            guard access(path, F_OK) == 0 else { return [] }
+            guard engine.io.exists(path) else { return [] }
             do {
                 guard let outcome = try readConsistently(key, with: JournalReader(io: engine.io, salvage: true, logger: nil))
                 else {
                     return [StoreProblem(path: path, message: "journal without a snapshot")]
                 }
+                refreshSummary(key, to: outcome.state)
                 if let cut = outcome.cutTail, outcome.damageBeforeTail {
                     let message = JournalReader.describeDamageBeforeTail(at: cut.offset, cut.message, intact: outcome.records)
                     return [StoreProblem(path: path, message: message)]

@@ -43,7 +43,7 @@ extension FlatBuffersStore {
         let history = historyDirectory(key)
         try engine.io.makeDirectories(history, durability: .fsync)
         let name = Self.epochName(base)
-        if access("\(directory)/snapshot.fb.zst", F_OK) == 0 {
+        if engine.io.exists("\(directory)/snapshot.fb.zst") {
             try engine.io.link("\(directory)/snapshot.fb.zst", to: "\(history)/\(name).snapshot.fb.zst")
         }
         try engine.io.link("\(directory)/journal.log", to: "\(history)/\(name).journal.log")
@@ -55,7 +55,7 @@ extension FlatBuffersStore {
         let history = historyDirectory(key)
         let archived = try engine.io.list(history).filter { $0.hasSuffix(".journal.log") }.map { "\(history)/\($0)" }
         let current = journalPath(key)
-        return archived + (access(current, F_OK) == 0 ? [current] : [])
+        return archived + (engine.io.exists(current) ? [current] : [])
     }
 
     /// Every recorded event of `key` with a sequence number of at least `from`, in order, up to

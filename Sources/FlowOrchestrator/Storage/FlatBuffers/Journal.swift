@@ -27,6 +27,8 @@ final class JournalHandle: @unchecked Sendable {
     private var descriptor: Descriptor
     /// Whether something was written since the last sync.
     private var unsynced = false
+    /// What the summary file was last written with, and when (nil: not by this handle).
+    private var summarized: (status: WorkflowStatus, counts: [NodeStatus: Int], at: ContinuousClock.Instant)?
     private var size: Int64
     private var records: Int
     private(set) var replica: WorkflowState
@@ -131,6 +133,26 @@ final class JournalHandle: @unchecked Sendable {
                 throw FlowError(.invalidArgument, error.message)
             }
             previous = event.sequence
+        }
+    }
+
+    /// The state to write as the workflow's summary now, if one is due: always when this handle
+    /// has written none yet (so a summary a crash left behind is exact again once the workflow is
+    /// opened) or the workflow's status changed; when only node counts changed, at most once
+    /// per `interval`. The caller writes it.
+    func summaryDue(interval: Duration) -> WorkflowState? {
+        withLock {
+            let now = ContinuousClock.now
+            if let last = summarized, last.status == replica.status {
+                if now - last.at < interval { return nil }
+                let counts = replica.statusCounts
+                if counts == last.counts {
+                    summarized = (last.status, counts, now)
+                    return nil
+                }
+            }
+            summarized = (replica.status, replica.statusCounts, now)
+            return replica
         }
     }
 
