@@ -12,7 +12,6 @@ let swiftSettings: [SwiftSetting] = [
 
 let package = Package(
     name: "FlowOrchestrator",
-    platforms: [.macOS(.v15)],
     products: [
         .library(name: "FlowOrchestrator", targets: ["FlowOrchestrator"]),
         .executable(name: "flowctl", targets: ["flowctl"]),
@@ -28,10 +27,7 @@ let package = Package(
             pkgConfig: "libzstd",
             providers: [.apt(["libzstd-dev"])]
         ),
-        .target(
-            name: "FBSchema",
-            cxxSettings: [.unsafeFlags(["-Wno-unused-parameter"])]
-        ),
+        .target(name: "FBSchema"),
         .target(
             name: "FlowOrchestrator",
             dependencies: [

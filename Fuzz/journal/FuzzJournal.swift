@@ -165,14 +165,14 @@ enum JournalHarness {
         do { try expected.apply(event) } catch { finding("the fixture event does not apply: \(error)") }
         do {
             try blocking {
-                let lease = try await store.acquireWriter(key)
+                let writer = try await store.acquireWriter(key)
                 do {
-                    try await store.append([event], to: key, durability: .fsync)
+                    try await writer.append([event], durability: .fsync)
                 } catch {
-                    await lease.release()
+                    await writer.release()
                     throw error
                 }
-                await lease.release()
+                await writer.release()
             }
         } catch {
             finding("appending after a readable journal failed: \(error)")

@@ -44,8 +44,8 @@ struct MakeSeeds {
         let fbStore = try FlatBuffersStore(directory: fbRoot)
         let jsonStore = try JSONFileStore(directory: jsonRoot)
         for (name, state) in states {
-            try await fbStore.save(state, durability: .buffered)
-            try await jsonStore.save(state, durability: .buffered)
+            try await fbStore.withWriter(key) { try await $0.save(state, durability: .buffered) }
+            try await jsonStore.withWriter(key) { try await $0.save(state, durability: .buffered) }
             let directory = "\(fbRoot)/\(key.tenant)/\(key.id)"
             let snapshot = try read("\(directory)/snapshot.fb.zst")
             try write("snapshot", "zst-\(name)", 0, snapshot)
@@ -63,13 +63,13 @@ struct MakeSeeds {
         let journalRoot = "\(scratch)/journal"
         let store = try FlatBuffersStore(directory: journalRoot)
         let base = Fixture.state(through: 4)
-        try await store.save(base, durability: .fsync)
-        let lease = try await store.acquireWriter(key)
+        let writer = try await store.acquireWriter(key)
+        try await writer.save(base, durability: .fsync)
         let rest = Array(Fixture.events(after: 0).dropFirst(4))
         for batch in stride(from: 0, to: rest.count, by: 3) {
-            try await store.append(Array(rest[batch..<min(batch + 3, rest.count)]), to: key, durability: .fsync)
+            try await writer.append(Array(rest[batch..<min(batch + 3, rest.count)]), durability: .fsync)
         }
-        await lease.release()
+        await writer.release()
         let journal = try read("\(journalRoot)/\(key.tenant)/\(key.id)/journal.log")
         let header = Int(FBS_JOURNAL_HEADER_SIZE)
         try write("journal", "clean", 0, journal)

@@ -54,9 +54,9 @@ enum SnapshotHarness {
 
     /// Loads, lists and verifies the fixture's workflow in the store `open` makes, and checks
     /// the answers against each other.
-    static func check(name: String, open: @escaping @Sendable () throws -> FileWorkflowStore) {
+    static func check(name: String, open: @escaping @Sendable () throws -> any FileWorkflowStore) {
         let descriptors = Scratch.openDescriptors
-        let store: FileWorkflowStore
+        let store: any FileWorkflowStore
         do { store = try open() } catch { finding("opening a store failed: \(error)") }
         var loaded: WorkflowState?
         do {
@@ -91,7 +91,7 @@ enum SnapshotHarness {
     /// state the FlatBuffers store accepted must also survive the JSON store. (Not the other way
     /// round: JSON keeps times as doubles, the binary format in whole microseconds.)
     static func roundTrip(_ state: WorkflowState, name: String, alsoJSON: Bool, alsoFlatBuffers: Bool) {
-        var stores: [@Sendable (String) throws -> FileWorkflowStore] = []
+        var stores: [@Sendable (String) throws -> any FileWorkflowStore] = []
         if alsoFlatBuffers {
             stores.append { try FlatBuffersStore(directory: $0, options: Fixture.options()) }
         }
@@ -102,7 +102,7 @@ enum SnapshotHarness {
             do {
                 let store = try makeStore(Scratch.root("round-trip"))
                 let again = try blocking {
-                    try await store.save(state, durability: .fsync)
+                    try await store.withWriter(Fixture.key) { try await $0.save(state, durability: .fsync) }
                     return try await store.load(Fixture.key)
                 }
                 if again != state {

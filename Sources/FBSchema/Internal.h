@@ -19,7 +19,18 @@
 #pragma clang diagnostic pop
 #endif
 
+// Code this project does not write (the FlatBuffers headers and flatc's output in generated/) is
+// included between these two, with -Wunused-parameter off: their inline functions leave
+// parameters unused, which -Wextra reports. Our own code keeps every warning. (GCC's spelling;
+// clang accepts it.) This replaces a package-wide `-Wno-unused-parameter`, an unsafe flag that
+// SwiftPM refuses in a package used as a dependency.
+#define FBS_BEGIN_GENERATED_CODE \
+    _Pragma("GCC diagnostic push") _Pragma("GCC diagnostic ignored \"-Wunused-parameter\"")
+#define FBS_END_GENERATED_CODE _Pragma("GCC diagnostic pop")
+
+FBS_BEGIN_GENERATED_CODE
 #include <flatbuffers/flatbuffers.h>
+FBS_END_GENERATED_CODE
 
 #include <cstddef>
 #include <cstdint>

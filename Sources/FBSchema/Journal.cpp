@@ -6,7 +6,9 @@
 // All integers little-endian. Length and CRC cover the payload only, not the header or padding.
 #include "Internal.h"
 
+FBS_BEGIN_GENERATED_CODE
 #include "generated/journal_generated.h"
+FBS_END_GENERATED_CODE
 
 using namespace fbs_internal;
 namespace fb = flow::fb;

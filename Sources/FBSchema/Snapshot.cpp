@@ -1,7 +1,9 @@
 // Snapshot (Schemas/workflow.fbs): encode from arena slices, verify, zero-copy reads.
 #include "Internal.h"
 
+FBS_BEGIN_GENERATED_CODE
 #include "generated/workflow_generated.h"
+FBS_END_GENERATED_CODE
 
 #include <algorithm>
 #include <thread>
@@ -337,19 +339,28 @@ fbs_code encode(const fbs_snapshot_in *in, fbs_buffer *out, fbs_error *err) {
         return FBS_ERR_TOO_LARGE;
     }
 
-    Bytes id, tenant, fingerprint, input, definition;
+    Bytes id, tenant, fingerprint, input, definition, reason;
     fbs_code rc;
+    if (in->budget_count != 0 && (in->budget_count != in->node_count || in->budgets == nullptr)) {
+        set_error(err, FBS_ERR_INVALID_ARGUMENT, FBS_NO_OFFSET, FBS_NO_INDEX,
+                  "budget_count %zu: must be 0 or node_count (%zu), with budgets not NULL", in->budget_count,
+                  in->node_count);
+        return FBS_ERR_INVALID_ARGUMENT;
+    }
     if ((rc = resolve_input(arena, in->id, kRequired | kUTF8, "snapshot id", FBS_NO_INDEX, &id, err)) != FBS_OK ||
         (rc = resolve_input(arena, in->tenant, kRequired | kUTF8, "snapshot tenant", FBS_NO_INDEX, &tenant, err)) != FBS_OK ||
         (rc = resolve_input(arena, in->fingerprint, kRequired | kUTF8, "snapshot fingerprint", FBS_NO_INDEX, &fingerprint,
                             err)) != FBS_OK ||
         (rc = resolve_input(arena, in->input, kOptional, "snapshot input", FBS_NO_INDEX, &input, err)) != FBS_OK ||
         (rc = resolve_input(arena, in->definition, kOptional, "snapshot definition", FBS_NO_INDEX, &definition, err)) !=
+            FBS_OK ||
+        (rc = resolve_input(arena, in->reason, kOptional | kUTF8, "snapshot reason", FBS_NO_INDEX, &reason, err)) !=
             FBS_OK) {
         return rc;
     }
     uint64_t bound = kSnapshotOverhead + encoded_bound(id) + encoded_bound(tenant) + encoded_bound(fingerprint) +
-                     encoded_bound(input) + encoded_bound(definition);
+                     encoded_bound(input) + encoded_bound(definition) + encoded_bound(reason) +
+                     16 + sizeof(fb::NodeBudget) * static_cast<uint64_t>(in->budget_count);
 
     NodeRegion region(in, arena);
     if ((rc = region.plan(err)) != FBS_OK) return rc;
@@ -406,8 +417,25 @@ fbs_code encode(const fbs_snapshot_in *in, fbs_buffer *out, fbs_error *err) {
     const auto fingerprint_off = make_string(b, fingerprint);
     const auto input_off = make_bytes(b, input);
     const auto definition_off = make_bytes(b, definition);
+    const auto reason_off = make_string(b, reason);
+    flatbuffers::Offset<flatbuffers::Vector<const fb::NodeBudget *>> budgets_off = 0;
+    if (in->budget_count != 0) {
+        // Not CreateUninitializedVectorOfStructs: in 2.0.8 it aligns to sizeof(NodeBudget) (12),
+        // which raises the buffer's alignment to 12 and so misaligns the node region's 64-bit
+        // fields; CreateVectorOfStructs aligns to alignof (4).
+        std::vector<fb::NodeBudget> budgets;
+        budgets.reserve(in->budget_count);
+        for (size_t i = 0; i < in->budget_count; ++i) {
+            const fbs_node_budget &budget = in->budgets[i];
+            budgets.emplace_back(budget.counted, budget.crashed, budget.open != 0);
+        }
+        budgets_off = b.CreateVectorOfStructs(budgets.data(), budgets.size());
+    }
 
     fb::SnapshotBuilder sb(b);
+    if (!budgets_off.IsNull()) sb.add_budgets(budgets_off);
+    if (!reason_off.IsNull()) sb.add_reason(reason_off);
+    sb.add_recoveries(in->recoveries);
     sb.add_last_sequence(in->last_sequence);
     sb.add_updated_at_us(in->updated_at_us);
     sb.add_created_at_us(in->created_at_us);
@@ -456,7 +484,9 @@ struct SnapshotRoot : private flatbuffers::Table {
                VerifyOffset(v, S::VT_INPUT) && v.VerifyVector(bytes(S::VT_INPUT)) &&
                VerifyOffset(v, S::VT_DEFINITION) && v.VerifyVector(bytes(S::VT_DEFINITION)) &&
                VerifyOffset(v, S::VT_NODES) && v.VerifyVector(nodes()) && VerifyOffset(v, S::VT_DATA) &&
-               v.VerifyVector(data()) && v.VerifyVectorOfTables(data()) && v.EndTable();
+               v.VerifyVector(data()) && v.VerifyVectorOfTables(data()) && VerifyOffset(v, S::VT_REASON) &&
+               v.VerifyString(string(S::VT_REASON)) && VerifyField<uint32_t>(v, S::VT_RECOVERIES, 4) &&
+               VerifyOffset(v, S::VT_BUDGETS) && v.VerifyVector(budgets()) && v.EndTable();
     }
 
   private:
@@ -472,9 +502,12 @@ struct SnapshotRoot : private flatbuffers::Table {
     const flatbuffers::Vector<flatbuffers::Offset<fb::KeyValue>> *data() const {
         return GetPointer<const flatbuffers::Vector<flatbuffers::Offset<fb::KeyValue>> *>(S::VT_DATA);
     }
+    const flatbuffers::Vector<const fb::NodeBudget *> *budgets() const {
+        return GetPointer<const flatbuffers::Vector<const fb::NodeBudget *> *>(S::VT_BUDGETS);
+    }
 };
 // Snapshot's fields, as SnapshotRoot verifies them: a field added to the schema must be added there.
-static_assert(fb::Snapshot::VT_DATA == 26, "Snapshot's fields changed: update SnapshotRoot");
+static_assert(fb::Snapshot::VT_BUDGETS == 32, "Snapshot's fields changed: update SnapshotRoot");
 
 /// Everything but the Node tables: the buffer, the Snapshot table (with the nodes vector's own
 /// bounds) and the data entries, then the checks the Verifier does not make.
@@ -506,8 +539,15 @@ fbs_code verify_root(const uint8_t *buf, size_t len, fbs_error *err) {
     StringChecker strings(buf, len);
     if ((rc = strings.check(s->id(), "snapshot id", FBS_NO_INDEX, err)) != FBS_OK ||
         (rc = strings.check(s->tenant(), "snapshot tenant", FBS_NO_INDEX, err)) != FBS_OK ||
-        (rc = strings.check(s->fingerprint(), "snapshot fingerprint", FBS_NO_INDEX, err)) != FBS_OK) {
+        (rc = strings.check(s->fingerprint(), "snapshot fingerprint", FBS_NO_INDEX, err)) != FBS_OK ||
+        (rc = strings.check(s->reason(), "snapshot reason", FBS_NO_INDEX, err)) != FBS_OK) {
         return rc;
+    }
+    const size_t node_count = s->nodes() ? s->nodes()->size() : 0;
+    if (s->budgets() != nullptr && s->budgets()->size() != node_count) {
+        set_error(err, FBS_ERR_INCONSISTENT, root, FBS_NO_INDEX, "snapshot: %u budgets for %zu nodes",
+                  s->budgets()->size(), node_count);
+        return FBS_ERR_INCONSISTENT;
     }
     if (const auto *data = s->data()) {
         const flatbuffers::uoffset_t count = data->size();
@@ -613,6 +653,22 @@ fbs_code fbs_snapshot_read_header(const void *buf, fbs_snapshot_view *out) {
     out->definition = view_of(s->definition());
     out->node_count = s->nodes() ? s->nodes()->size() : 0;
     out->data_count = s->data() ? s->data()->size() : 0;
+    out->reason = view_of(s->reason());
+    out->recoveries = s->recoveries();
+    out->reserved2 = 0;
+    out->budget_count = s->budgets() ? s->budgets()->size() : 0;
+    return FBS_OK;
+}
+
+fbs_code fbs_snapshot_read_budgets(const void *buf, size_t first, size_t count, fbs_node_budget *out) {
+    if (buf == nullptr || (out == nullptr && count != 0)) return FBS_ERR_INVALID_ARGUMENT;
+    const auto *budgets = fb::GetSnapshot(buf)->budgets();
+    const size_t total = budgets ? budgets->size() : 0;
+    if (first > total || count > total - first) return FBS_ERR_OUT_OF_RANGE;
+    for (size_t i = 0; i < count; ++i) {
+        const fb::NodeBudget *budget = budgets->Get(static_cast<flatbuffers::uoffset_t>(first + i));
+        out[i] = fbs_node_budget{budget->counted(), budget->crashed(), static_cast<uint8_t>(budget->open() ? 1 : 0), {0, 0, 0}};
+    }
     return FBS_OK;
 }
 

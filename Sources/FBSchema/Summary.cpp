@@ -1,7 +1,9 @@
 // Summary (Schemas/summary.fbs): the small uncompressed file that answers `list`.
 #include "Internal.h"
 
+FBS_BEGIN_GENERATED_CODE
 #include "generated/summary_generated.h"
+FBS_END_GENERATED_CODE
 
 using namespace fbs_internal;
 namespace fb = flow::fb;
@@ -10,8 +12,9 @@ namespace {
 
 const char kIdentifier[] = "FLWM";
 
-uint64_t count_sum(uint32_t a, uint32_t b, uint32_t c, uint32_t d, uint32_t e, uint32_t f) noexcept {
-    return static_cast<uint64_t>(a) + b + c + d + e + f;
+template <typename... Counts>
+uint64_t count_sum(Counts... counts) noexcept {
+    return (uint64_t{0} + ... + static_cast<uint64_t>(counts));
 }
 
 fbs_code encode(const fbs_summary_in *in, fbs_buffer *out, fbs_error *err) {
@@ -20,12 +23,14 @@ fbs_code encode(const fbs_summary_in *in, fbs_buffer *out, fbs_error *err) {
         return FBS_ERR_INVALID_ARGUMENT;
     }
     const Arena arena(in->arena, in->arena_len);
-    Bytes id, tenant, fingerprint;
+    Bytes id, tenant, fingerprint, reason;
     fbs_code rc;
     if ((rc = resolve_input(arena, in->id, kRequired | kUTF8, "summary id", FBS_NO_INDEX, &id, err)) != FBS_OK ||
         (rc = resolve_input(arena, in->tenant, kRequired | kUTF8, "summary tenant", FBS_NO_INDEX, &tenant, err)) != FBS_OK ||
         (rc = resolve_input(arena, in->fingerprint, kRequired | kUTF8, "summary fingerprint", FBS_NO_INDEX, &fingerprint,
-                            err)) != FBS_OK) {
+                            err)) != FBS_OK ||
+        (rc = resolve_input(arena, in->reason, kOptional | kUTF8, "summary reason", FBS_NO_INDEX, &reason, err)) !=
+            FBS_OK) {
         return rc;
     }
     if (static_cast<unsigned>(in->status) > static_cast<unsigned>(fb::WorkflowStatus_MAX)) {
@@ -33,12 +38,14 @@ fbs_code encode(const fbs_summary_in *in, fbs_buffer *out, fbs_error *err) {
                   static_cast<unsigned>(in->status));
         return FBS_ERR_BAD_ENUM;
     }
-    if (count_sum(in->pending, in->running, in->completed, in->failed, in->skipped, in->cancelled) != in->node_count) {
+    if (count_sum(in->pending, in->running, in->completed, in->failed, in->skipped, in->cancelled, in->waiting,
+                  in->bypassed, in->interrupted, in->compensated, in->compensation_failed) != in->node_count) {
         set_error(err, FBS_ERR_INCONSISTENT, FBS_NO_OFFSET, FBS_NO_INDEX,
                   "node_count %u is not the sum of the per-status counts", in->node_count);
         return FBS_ERR_INCONSISTENT;
     }
-    const uint64_t bound = 512 + encoded_bound(id) + encoded_bound(tenant) + encoded_bound(fingerprint);
+    const uint64_t bound =
+        640 + encoded_bound(id) + encoded_bound(tenant) + encoded_bound(fingerprint) + encoded_bound(reason);
     if (bound >= FBS_MAX_BUFFER_SIZE) {
         set_error(err, FBS_ERR_TOO_LARGE, FBS_NO_OFFSET, FBS_NO_INDEX, "the summary would exceed 2 GiB");
         return FBS_ERR_TOO_LARGE;
@@ -47,7 +54,15 @@ fbs_code encode(const fbs_summary_in *in, fbs_buffer *out, fbs_error *err) {
     const auto id_off = b.CreateString(reinterpret_cast<const char *>(id.data), id.length);
     const auto tenant_off = b.CreateString(reinterpret_cast<const char *>(tenant.data), tenant.length);
     const auto fingerprint_off = b.CreateString(reinterpret_cast<const char *>(fingerprint.data), fingerprint.length);
+    const auto reason_off =
+        reason.present() ? b.CreateString(reinterpret_cast<const char *>(reason.data), reason.length) : 0;
     fb::SummaryBuilder sb(b);
+    if (!reason_off.IsNull()) sb.add_reason(reason_off);
+    sb.add_compensation_failed(in->compensation_failed);
+    sb.add_compensated(in->compensated);
+    sb.add_interrupted(in->interrupted);
+    sb.add_bypassed(in->bypassed);
+    sb.add_waiting(in->waiting);
     sb.add_snapshot_bytes(in->snapshot_bytes);
     sb.add_last_sequence(in->last_sequence);
     sb.add_updated_at_us(in->updated_at_us);
@@ -97,7 +112,8 @@ fbs_code verify(const uint8_t *buf, size_t len, fbs_error *err) {
                   static_cast<unsigned>(s->status()));
         return FBS_ERR_BAD_ENUM;
     }
-    if (count_sum(s->pending(), s->running(), s->completed(), s->failed(), s->skipped(), s->cancelled()) !=
+    if (count_sum(s->pending(), s->running(), s->completed(), s->failed(), s->skipped(), s->cancelled(),
+                  s->waiting(), s->bypassed(), s->interrupted(), s->compensated(), s->compensation_failed()) !=
         s->node_count()) {
         set_error(err, FBS_ERR_INCONSISTENT, root, FBS_NO_INDEX,
                   "summary: node_count %u is not the sum of the per-status counts", s->node_count());
@@ -106,7 +122,8 @@ fbs_code verify(const uint8_t *buf, size_t len, fbs_error *err) {
     StringChecker strings(buf, len);
     if ((rc = strings.check(s->id(), "summary id", FBS_NO_INDEX, err)) != FBS_OK ||
         (rc = strings.check(s->tenant(), "summary tenant", FBS_NO_INDEX, err)) != FBS_OK ||
-        (rc = strings.check(s->fingerprint(), "summary fingerprint", FBS_NO_INDEX, err)) != FBS_OK) {
+        (rc = strings.check(s->fingerprint(), "summary fingerprint", FBS_NO_INDEX, err)) != FBS_OK ||
+        (rc = strings.check(s->reason(), "summary reason", FBS_NO_INDEX, err)) != FBS_OK) {
         return rc;
     }
     return FBS_OK;
@@ -151,6 +168,13 @@ fbs_code fbs_summary_read(const void *buf, fbs_summary_view *out) {
     out->skipped = s->skipped();
     out->cancelled = s->cancelled();
     out->reserved = 0;
+    out->waiting = s->waiting();
+    out->bypassed = s->bypassed();
+    out->interrupted = s->interrupted();
+    out->compensated = s->compensated();
+    out->compensation_failed = s->compensation_failed();
+    out->reserved2 = 0;
+    out->reason = view_of(s->reason());
     return FBS_OK;
 }
 

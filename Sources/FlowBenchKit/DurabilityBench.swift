@@ -46,9 +46,9 @@ public enum DurabilityBench {
         let nodeCount = 1_000
         let names = (0..<nodeCount).map { "node-\($0)" }
         let key = recoveryKey
-        let writer = try FlatBuffersStore(
+        let store = try FlatBuffersStore(
             directory: directory, options: .init(compactAfterRecords: Int.max, compactAfterBytes: Int.max))
-        let lease = try await writer.acquireWriter(key)
+        let writer = try await store.acquireWriter(key)
         let state = WorkflowState(id: key.id, tenant: key.tenant, fingerprint: "fp", nodeNames: names)
         try await writer.save(state, durability: .buffered)
         var batch: [WorkflowEvent] = []
@@ -65,12 +65,12 @@ public enum DurabilityBench {
                         : .nodeCompleted(node: names[node], output: payload),
                     nodeIndex: Int32(node)))
             if batch.count == 10_000 || index == records - 1 {
-                try await writer.append(batch, to: key, durability: .buffered)
+                try await writer.append(batch, durability: .buffered)
                 batch.removeAll(keepingCapacity: true)
             }
         }
-        await lease.release()
-        let journal = writer.directory(for: key) + "/journal.log"
+        await writer.release()
+        let journal = store.directory(for: key) + "/journal.log"
         return ((try? FileManager.default.attributesOfItem(atPath: journal))?[.size] as? NSNumber)?.intValue ?? 0
     }
 
@@ -92,8 +92,11 @@ public enum DurabilityBench {
     /// is an upper bound of what the state costs (it includes the runtime and freed buffers).
     public static func residentWithState(nodes: Int, directory: String) async throws -> Int {
         let store = try FlatBuffersStore(directory: directory)
-        try await store.save(SnapshotBench.state(nodes: nodes, id: "memory"), durability: .buffered)
-        let state = try await store.load(WorkflowKey(tenant: "bench", id: "memory"))
+        let key = try WorkflowKey(tenant: "bench", id: "memory")
+        try await store.withWriter(key) { writer in
+            try await writer.save(SnapshotBench.state(nodes: nodes, id: "memory"), durability: .buffered)
+        }
+        let state = try await store.load(key)
         let resident = residentSetBytes()
         withExtendedLifetime(state) {}
         return resident

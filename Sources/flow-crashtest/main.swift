@@ -37,13 +37,28 @@ let fixedSleep = arguments.count > 7 ? UInt32(arguments[7]) : nil
     }
 }
 
+/// FLOW_CRASHTEST_SELFKILL=N: the workflow is one node, "poison", with N attempts, whose every
+/// attempt marks the file and then kills this process with SIGKILL (the recovery tests).
+let selfKillAttempts = ProcessInfo.processInfo.environment["FLOW_CRASHTEST_SELFKILL"].flatMap { Int($0) }
+/// FLOW_CRASHTEST_RECOVERY_LIMIT: ExecutionOptions.recoveryLimit (default: high enough that
+/// the random-kill test, which kills the process many times, never reaches it).
+let recoveryLimit = ProcessInfo.processInfo.environment["FLOW_CRASHTEST_RECOVERY_LIMIT"].flatMap { Int($0) } ?? 1_000
+
 var dag = DAG()
-for index in 0..<nodeCount {
+if let selfKillAttempts {
+    try dag.addNode("poison", retry: RetryPolicy(maxAttempts: selfKillAttempts, initialBackoff: .zero)) { context in
+        try mark(context.node)
+        kill(getpid(), SIGKILL)
+        return .empty
+    }
+}
+for index in 0..<(selfKillAttempts == nil ? nodeCount : 0) {
     let name = "n\(index)"
     let dependencies = index >= width ? ["n\(index - width)"] : []
     // A little work per node, different per node, so kills land everywhere.
     let spin = fixedSleep ?? UInt32((UInt64(index) &* 2_654_435_761 &+ seed) % 3_000)
-    try dag.addNode(name, dependsOn: dependencies) { context in
+    // A crash consumes an attempt (the retry budget survives crashes): a budget for the kills.
+    try dag.addNode(name, dependsOn: dependencies, retry: RetryPolicy(maxAttempts: 1_000, initialBackoff: .zero)) { context in
         usleep(spin)
         try mark(context.node)
         return .text(context.node)
@@ -55,9 +70,12 @@ do {
     let workflow = Workflow(
         id: workflowID, dag: dag, store: store,
         options: ExecutionOptions(
-            maxConcurrency: width, scheduling: .dependencies, persistence: .node, durability: .fsync))
+            maxConcurrency: width, scheduling: .dependencies, persistence: .node, durability: .fsync,
+            recoveryLimit: recoveryLimit))
     let result = try await workflow.execute()
     print(result.status)
+    if let reason = result.state.reason { print(reason) }
+    for node in result.state.nodes where node.status == .failed { print("\(node.name): \(node.lastError ?? "")") }
     exit(result.status == .completed ? 0 : 1)
 } catch {
     FileHandle.standardError.write(Data("flow-crashtest: \(error)\n".utf8))

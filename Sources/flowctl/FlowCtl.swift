@@ -23,7 +23,7 @@ struct FlowCtl: AsyncParsableCommand {
             """,
         subcommands: [
             Run.self, Resume.self, Status.self, List.self, Show.self, Output.self, History.self, Watch.self,
-            Reset.self, Graph.self, Verify.self, GC.self, Dump.self, Bench.self,
+            Reset.self, Salvage.self, Graph.self, Verify.self, GC.self, Dump.self, Bench.self,
         ])
 
     /// Parses the command line, runs the command and maps every error to one line and an exit code.
@@ -32,7 +32,7 @@ struct FlowCtl: AsyncParsableCommand {
         signal(SIGPIPE, SIG_IGN)
         let command: any ParsableCommand
         do {
-            command = try parseAsRoot()
+            command = try parseAsRoot(GlobalOptions.movedAfterSubcommand(Array(CommandLine.arguments.dropFirst())))
         } catch {
             let code = exitCode(for: error)
             if code == .success {

@@ -149,6 +149,9 @@ final class RunningCLI {
 
     func signal(_ number: Int32) { kill(pid, number) }
 
+    /// What the process has written to stderr so far.
+    var stderrSoFar: String { (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? "" }
+
     /// What the process has written to stdout so far.
     var stdoutSoFar: String { (try? String(contentsOfFile: stdoutPath, encoding: .utf8)) ?? "" }
 

@@ -24,6 +24,11 @@ struct DefinitionErrorTests {
         Case(file: "f.json", text: "{\n  \"nodes\": [{\"name\": \"a\", \"run\": \"x\", \"retries\": 2}]\n}\n", expected: #"2:39: unknown key "retries""#),
         Case(file: "g.yaml", text: "concurrency: 0\nnodes:\n  - name: a\n    run: x\n", expected: "1:14: concurrency must be at least 1"),
         Case(file: "h.yaml", text: "nodes:\n  - name: a\n    run: x\n    retry: {attempts: 2, backoff: soon}\n", expected: #"4:35: bad retry backoff "soon""#),
+        Case(file: "l.yaml", text: "nodes:\n  - name: a\n    run: x\n    timeout: 99999999999d\n", expected: #"4:14: bad timeout "99999999999d": too large"#),
+        // A NUL byte would cut the string where the system reads it: refused, not truncated.
+        Case(file: "i.yaml", text: "nodes:\n  - name: a\n    run: \"echo a\\0b\"\n", expected: #"3:10: `run` of node "a" holds a NUL byte"#),
+        Case(file: "j.yaml", text: "nodes:\n  - name: a\n    run: x\n    env: {X: \"a\\0b\"}\n", expected: "4:14: the value of X holds a NUL byte"),
+        Case(file: "k.yaml", text: "nodes:\n  - name: a\n    run: x\n    cwd: \"/tmp\\0/etc\"\n", expected: #"4:10: `cwd` of node "a" holds a NUL byte"#),
     ]
 
     @Test("reports the position and exits 2", arguments: cases)

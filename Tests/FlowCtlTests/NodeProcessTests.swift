@@ -133,7 +133,7 @@ struct NodeProcessTests {
         #expect(output.stdout == "done\n", "\(output)")
     }
 
-    @Test("SIGINT with many nodes running stops them all and records each cancelled")
+    @Test("SIGINT with many nodes running stops them all and records each interrupted")
     func interruptManyChildren() async throws {
         let sandbox = try Sandbox()
         let count = 8
@@ -153,7 +153,7 @@ struct NodeProcessTests {
             #expect(await poll(timeout: .seconds(10)) { !isRunning(sleeper) }, "sleep \(sleeper) survived")
         }
         let nodes = try await sandbox.nodes("sleepers")
-        #expect(nodes.values.allSatisfy { $0["status"] as? String == "cancelled" }, "\(nodes)")
+        #expect(nodes.values.allSatisfy { $0["status"] as? String == "interrupted" }, "\(nodes)")
     }
 
     @Test("A second SIGINT kills every node's group at once and exits 130")

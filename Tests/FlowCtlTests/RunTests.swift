@@ -177,7 +177,7 @@ struct RunTests {
         #expect(output.stdout == "two after one\n", "\(output)")
     }
 
-    @Test("SIGINT stops the children, records cancelled and exits 130", arguments: [SIGINT, SIGTERM])
+    @Test("SIGINT stops the children, records interrupted and exits 130", arguments: [SIGINT, SIGTERM])
     func interrupt(signal: Int32) async throws {
         let sandbox = try Sandbox()
         let file = try sandbox.write(
@@ -210,11 +210,11 @@ struct RunTests {
             #expect(await poll(timeout: .seconds(10)) { !isRunning(sleeper) }, "sleep \(sleeper) survived")
         }
         let state = try await sandbox.show("long")
-        #expect(state["status"] as? String == "cancelled")
+        #expect(state["status"] as? String == "interrupted")
         let nodes = try await sandbox.nodes("long")
         #expect(nodes["quick"]?["status"] as? String == "completed")
-        #expect(nodes["left"]?["status"] as? String == "cancelled")
-        #expect(nodes["right"]?["status"] as? String == "cancelled")
+        #expect(nodes["left"]?["status"] as? String == "interrupted")
+        #expect(nodes["right"]?["status"] as? String == "interrupted")
         #expect(nodes["last"]?["status"] as? String == "pending")
     }
 }

@@ -31,16 +31,16 @@ final class SyncTrackingStore: WorkflowStore {
         track.withLock { track in track.completions[node].map { $0 <= track.synced } ?? false }
     }
 
-    func save(_ state: WorkflowState, durability: Durability) async throws {
-        try await inner.save(state, durability: durability)
+    func save(_ state: WorkflowState, durability: Durability, through writer: any WorkflowWriter) async throws {
+        try await writer.save(state, durability: durability)
         track.withLock { track in
             track.written = max(track.written, state.lastSequence)
             if durability == .fsync { track.synced = track.written }
         }
     }
 
-    func append(_ events: [WorkflowEvent], to key: WorkflowKey, durability: Durability) async throws {
-        try await inner.append(events, to: key, durability: durability)
+    func append(_ events: [WorkflowEvent], durability: Durability, through writer: any WorkflowWriter) async throws {
+        try await writer.append(events, durability: durability)
         track.withLock { track in
             for event in events {
                 track.written = max(track.written, event.sequence)
@@ -56,7 +56,9 @@ final class SyncTrackingStore: WorkflowStore {
     func load(_ key: WorkflowKey) async throws -> WorkflowState { try await inner.load(key) }
     func list(_ query: WorkflowQuery) async throws -> WorkflowPage { try await inner.list(query) }
     func delete(_ key: WorkflowKey) async throws { try await inner.delete(key) }
-    func acquireWriter(_ key: WorkflowKey) async throws -> any WorkflowLease { try await inner.acquireWriter(key) }
+    func acquireWriter(_ key: WorkflowKey) async throws -> any WorkflowWriter {
+        ForwardingWriter(inner: try await inner.acquireWriter(key), onSave: save, onAppend: append)
+    }
 }
 
 /// With the node strategy, completions are synced when a dependent needs them (or a little

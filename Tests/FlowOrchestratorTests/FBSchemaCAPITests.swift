@@ -516,11 +516,11 @@ struct FBSchemaCAPITests {
         #expect(codeOf { try encode(duplicate) } == FBS_ERR_DUPLICATE_KEY)
 
         var badStatus = sampleSnapshot()
-        badStatus.nodes[0].status = fbs_node_status(rawValue: 6)
+        badStatus.nodes[0].status = fbs_node_status(rawValue: 11)
         #expect(codeOf { try encode(badStatus) } == FBS_ERR_BAD_ENUM)
 
         var badWorkflowStatus = sampleSnapshot()
-        badWorkflowStatus.status = fbs_workflow_status(rawValue: 5)
+        badWorkflowStatus.status = fbs_workflow_status(rawValue: 9)
         #expect(codeOf { try encode(badWorkflowStatus) } == FBS_ERR_BAD_ENUM)
 
         // A slice past the arena's end and invalid UTF-8, through the raw API.
@@ -679,7 +679,7 @@ struct FBSchemaCAPITests {
         let b = try encode(cancelled)
         let nodeStatusAt = try #require(singleDifference(a, b))
         #expect(a[nodeStatusAt] == UInt8(FBS_NODE_FAILED.rawValue))
-        for bad: UInt8 in [6, 7, 0x80, 0xFF] {
+        for bad: UInt8 in [11, 12, 0x80, 0xFF] {
             let corrupt = a.copy()
             corrupt[nodeStatusAt] = bad
             let error = try #require(verifySnapshot(corrupt))
@@ -694,7 +694,7 @@ struct FBSchemaCAPITests {
         let d = try encode(finished)
         let workflowStatusAt = try #require(singleDifference(c, d))
         let corrupt = c.copy()
-        corrupt[workflowStatusAt] = 5
+        corrupt[workflowStatusAt] = 9
         #expect(verifySnapshot(corrupt)?.code == FBS_ERR_BAD_ENUM)
     }
 
@@ -886,7 +886,7 @@ struct FBSchemaCAPITests {
         #expect(fbs_records_scan(shifted.raw + 4, buffer.count, nil, 0, &result) == FBS_ERR_MISALIGNED)
 
         var bad = sampleRecords
-        bad[1].kind = fbs_event_kind(rawValue: 11)
+        bad[1].kind = fbs_event_kind(rawValue: 13)
         #expect(codeOf { try encodeRecords(bad) } == FBS_ERR_BAD_ENUM)
         bad = sampleRecords
         bad[2].workflowStatus = fbs_workflow_status(rawValue: 9)

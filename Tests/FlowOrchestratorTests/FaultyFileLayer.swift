@@ -15,19 +15,71 @@ final class FaultyFileLayer: FileLayer {
         case failSyncs(after: Int)
         /// unlink and rmdir fail with EIO after the first `after`.
         case failRemovals(after: Int)
+        /// The next `count` fsyncs and fdatasyncs each block their thread (a stuck disk) until
+        /// ``releaseHeldSyncs()``, or for `atMostMilliseconds`, before syncing.
+        case holdSyncs(count: Int, atMostMilliseconds: Int)
     }
 
     private let real = SystemFileLayer()
     private let state = Mutex<(fault: Fault?, writes: Int, syncs: Int)>((nil, 0, 0))
+    private let injected = Mutex(0)
 
     func arm(_ fault: Fault?) { state.withLock { $0 = (fault, 0, 0) } }
+
+    /// How many writes this layer has failed on purpose since it was made: a test asserts it is
+    /// not zero, so that it cannot pass with writes that bypass the layer.
+    var injectedWriteFaults: Int { injected.withLock { $0 } }
+
+    /// Syncs held now, whether they were let go, and who waits for how many to be held.
+    private let holds = Mutex<(now: Int, released: Bool, waiting: [(count: Int, waiter: CheckedContinuation<Void, Never>)])>(
+        (0, false, []))
+
+    /// The syncs blocked right now.
+    var heldSyncs: Int { holds.withLock { $0.now } }
+
+    /// Returns once `count` held syncs are blocked at the same time.
+    func syncsHeld(_ count: Int) async {
+        await withCheckedContinuation { waiter in
+            let ready = holds.withLock { holds in
+                if holds.now >= count { return true }
+                holds.waiting.append((count, waiter))
+                return false
+            }
+            if ready { waiter.resume() }
+        }
+    }
+
+    /// Lets every held sync (and every later one) go on.
+    func releaseHeldSyncs() { holds.withLock { $0.released = true } }
+
+    /// Blocks the calling thread when a held sync is due.
+    private func holdSync() {
+        let limit: Int? = state.withLock { state in
+            guard case .holdSyncs(let count, let milliseconds) = state.fault, state.syncs < count else { return nil }
+            state.syncs += 1
+            return milliseconds
+        }
+        guard let limit else { return }
+        let due = holds.withLock { holds in
+            holds.now += 1
+            let due = holds.waiting.filter { $0.count <= holds.now }.map(\.waiter)
+            holds.waiting.removeAll { $0.count <= holds.now }
+            return due
+        }
+        for waiter in due { waiter.resume() }
+        let deadline = ContinuousClock.now + .milliseconds(limit)
+        while !holds.withLock({ $0.released }), ContinuousClock.now < deadline { usleep(1000) }
+        holds.withLock { $0.now -= 1 }
+    }
 
     private func writeFault(_ count: Int) -> (Errno?, Int) {
         state.withLock { state in
             switch state.fault {
             case .failWrites(let after, let errno):
                 state.writes += 1
-                return state.writes > after ? (Errno(code: errno), count) : (nil, count)
+                guard state.writes > after else { return (nil, count) }
+                injected.withLock { $0 += 1 }
+                return (Errno(code: errno), count)
             case .shortWrites(let bytes):
                 return (nil, min(count, bytes))
             default:
@@ -57,11 +109,13 @@ final class FaultyFileLayer: FileLayer {
     }
 
     func fsync(_ fd: Int32) -> Result<Void, Errno> {
+        holdSync()
         if let errno = syncFault() { return .failure(errno) }
         return real.fsync(fd)
     }
 
     func fdatasync(_ fd: Int32) -> Result<Void, Errno> {
+        holdSync()
         if let errno = syncFault() { return .failure(errno) }
         return real.fdatasync(fd)
     }
@@ -109,6 +163,8 @@ struct TemporaryDirectory {
     }
 
     func cleanup() {
+        // KEEP_TMP=1 keeps every test's directory, to look at what a failing test left.
+        if getenv("KEEP_TMP") != nil { return }
         _ = try? FileIO(layer: SystemFileLayer()).removeTree(path)
     }
 }

@@ -39,7 +39,7 @@ private struct History {
             add(.nodeCompleted(node: names[index], output: Data("output \(index) ✓".utf8)), index)
             if index == 3 { add(.dataSet(key: "k", value: Data([1, 2, 3]))) }
         }
-        add(.workflowFinished(status: .completed))
+        add(.workflowFinished(status: .completed, reason: nil))
         return History(initial: initial, events: events)
     }
 }
@@ -52,14 +52,14 @@ struct JournalTests {
     /// one; returns the journal's size after each append.
     private func journaled(_ history: History, in directory: String, options: FlatBuffersStore.Options = .init()) async throws -> [Int] {
         let store = try FlatBuffersStore(directory: directory, options: options)
-        let lease = try await store.acquireWriter(key)
-        try await store.save(history.initial, durability: .fsync)
+        let writer = try await store.acquireWriter(key)
+        try await writer.save(history.initial, durability: .fsync)
         var sizes: [Int] = []
         for event in history.events {
-            try await store.append([event], to: key, durability: .fsync)
+            try await writer.append([event], durability: .fsync)
             sizes.append(Int(try fileSize("\(directory)/acme/wf/journal.log")))
         }
-        await lease.release()
+        await writer.release()
         return sizes
     }
 
@@ -99,9 +99,9 @@ struct JournalTests {
         // A writer cuts the torn tail before appending, and counts it.
         try full.prefix(full.count - 3).write(to: URL(fileURLWithPath: path))
         let store = try FlatBuffersStore(directory: directory.path)
-        let lease = try await store.acquireWriter(key)
-        try await store.append([history.events.last!], to: key, durability: .fsync)
-        await lease.release()
+        let writer = try await store.acquireWriter(key)
+        try await writer.append([history.events.last!], durability: .fsync)
+        await writer.release()
         #expect(try await store.stats().journalTailsCut == 1)
         #expect(try await FlatBuffersStore(directory: directory.path).load(key) == (try history.state(after: history.events.count)))
         #expect(try fileSize(path) == Int64(full.count))
@@ -182,24 +182,24 @@ struct JournalTests {
         let history = History.make()
         let layer = FaultyFileLayer()
         let store = try FlatBuffersStore(directory: directory.path, options: .init(), layer: layer)
-        let lease = try await store.acquireWriter(key)
-        try await store.save(history.initial, durability: .fsync)
-        try await store.append(Array(history.events.prefix(4)), to: key, durability: .fsync)
+        let writer = try await store.acquireWriter(key)
+        try await writer.save(history.initial, durability: .fsync)
+        try await writer.append(Array(history.events.prefix(4)), durability: .fsync)
         layer.arm(fault)
         await #expect(throws: FlowError.self) {
-            try await store.append(Array(history.events[4..<6]), to: key, durability: .fsync)
+            try await writer.append(Array(history.events[4..<6]), durability: .fsync)
         }
         layer.arm(nil)
         let stopped = await #expect(throws: FlowError.self) {
-            try await store.append(Array(history.events[4..<6]), to: key, durability: .fsync)
+            try await writer.append(Array(history.events[4..<6]), durability: .fsync)
         }
         #expect(stopped?.code == .writerStopped)
-        await lease.release()
+        await writer.release()
         // Reopened from disk: exactly what was reported durable.
         #expect(try await FlatBuffersStore(directory: directory.path).load(key) == (try history.state(after: 4)))
         // A new writer carries on.
         let again = try await store.acquireWriter(key)
-        try await store.append(Array(history.events[4...]), to: key, durability: .fsync)
+        try await again.append(Array(history.events[4...]), durability: .fsync)
         await again.release()
         #expect(try await FlatBuffersStore(directory: directory.path).load(key) == (try history.state(after: history.events.count)))
     }
@@ -212,10 +212,10 @@ struct JournalTests {
         let layer = FaultyFileLayer()
         layer.arm(.shortWrites(bytes: 5))
         let store = try FlatBuffersStore(directory: directory.path, options: .init(), layer: layer)
-        let lease = try await store.acquireWriter(key)
-        try await store.save(history.initial, durability: .fsync)
-        try await store.append(history.events, to: key, durability: .fsync)
-        await lease.release()
+        let writer = try await store.acquireWriter(key)
+        try await writer.save(history.initial, durability: .fsync)
+        try await writer.append(history.events, durability: .fsync)
+        await writer.release()
         #expect(try await FlatBuffersStore(directory: directory.path).load(key) == (try history.state(after: history.events.count)))
     }
 
@@ -296,14 +296,14 @@ struct JournalTests {
         defer { directory.cleanup() }
         let history = History.make()
         let store = try FlatBuffersStore(directory: directory.path)
-        let lease = try await store.acquireWriter(key)
-        try await store.save(history.initial, durability: .fsync)
-        try await store.append(Array(history.events.prefix(3)), to: key, durability: .fsync)
+        let writer = try await store.acquireWriter(key)
+        try await writer.save(history.initial, durability: .fsync)
+        try await writer.append(Array(history.events.prefix(3)), durability: .fsync)
         let unknown = WorkflowEvent(sequence: 4, time: Date(microsecondsSince1970: 9), change: .nodeReset(node: "nowhere"))
-        let error = await #expect(throws: FlowError.self) { try await store.append([unknown], to: key, durability: .fsync) }
+        let error = await #expect(throws: FlowError.self) { try await writer.append([unknown], durability: .fsync) }
         #expect(error?.code == .invalidArgument)
-        try await store.append(Array(history.events[3...]), to: key, durability: .fsync)
-        await lease.release()
+        try await writer.append(Array(history.events[3...]), durability: .fsync)
+        await writer.release()
         #expect(try await FlatBuffersStore(directory: directory.path).load(key) == (try history.state(after: history.events.count)))
     }
 
@@ -326,7 +326,7 @@ struct JournalTests {
         older.lastSequence = 3
         let backwards = await #expect(throws: FlowError.self) { try await store.saveAll([older]) }
         #expect(backwards?.code == .invalidArgument)
-        let backwardsSave = await #expect(throws: FlowError.self) { try await store.save(older, durability: .fsync) }
+        let backwardsSave = await #expect(throws: FlowError.self) { try await store.saveState(older, durability: .fsync) }
         #expect(backwardsSave?.code == .invalidArgument)
         #expect(try await FlatBuffersStore(directory: directory.path).load(key) == fresh)
         // A plain save over a journal with records is atomic too.
@@ -334,7 +334,7 @@ struct JournalTests {
         defer { other.cleanup() }
         _ = try await journaled(history, in: other.path)
         let plain = try FlatBuffersStore(directory: other.path)
-        try await plain.save(fresh, durability: .fsync)
+        try await plain.saveState(fresh, durability: .fsync)
         #expect(try await FlatBuffersStore(directory: other.path).load(key) == fresh)
     }
 
@@ -407,7 +407,7 @@ struct JournalTests {
         #expect(try await store.listAll().count == 1)
     }
 
-    @Test("many tasks saving one workflow at once never leave a torn file")
+    @Test("many tasks saving one workflow in turn, read meanwhile, never leave a torn file")
     func concurrentSaves() async throws {
         let directory = TemporaryDirectory()
         defer { directory.cleanup() }
@@ -417,10 +417,20 @@ struct JournalTests {
             state.lastSequence = 5
             return state
         }
+        try await store.saveState(states[0], durability: .buffered)
         try await withThrowingTaskGroup(of: Void.self) { group in
             for state in states {
                 group.addTask {
-                    for _ in 0..<20 { try await store.save(state, durability: .buffered) }
+                    // Each save takes the writer in turn (the lock refuses a second at once).
+                    var saved = 0
+                    while saved < 20 {
+                        do {
+                            try await store.saveState(state, durability: .buffered)
+                            saved += 1
+                        } catch let error as FlowError where error.code == .locked {
+                            await Task.yield()
+                        }
+                    }
                 }
             }
             group.addTask {

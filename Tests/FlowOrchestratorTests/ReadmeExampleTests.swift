@@ -1,37 +1,11 @@
+import FlowOrchestrator
 import Foundation
 import Testing
 
-// The embedding example of README.md, compiled and run here so that it cannot rot. The test
-// below fails if the README's copy and this one differ.
-// README-EXAMPLE-BEGIN
-import FlowOrchestrator
-
-func nightlyReport(storeDirectory: String) async throws -> WorkflowStatus {
-    var dag = DAG()
-    try dag.addNode("fetch") { _ in .text("3 new orders") }
-    try dag.addNode("count", dependsOn: ["fetch"]) { context in
-        let fetched = String(decoding: try context.output(of: "fetch") ?? Data(), as: UTF8.self)
-        return .text("\(fetched.split(separator: " ").first ?? "0")")
-    }
-    try dag.addNode(
-        "publish", dependsOn: ["count"],
-        retry: RetryPolicy(maxAttempts: 3, initialBackoff: .milliseconds(200)),
-        timeout: .seconds(30)
-    ) { context in
-        // Nodes run at least once: use the idempotency key to make side effects safe to repeat.
-        .text("published \(context.idempotencyKey)")
-    }
-
-    let store = try FlatBuffersStore(directory: storeDirectory)
-    let workflow = Workflow(
-        id: "nightly-report", dag: dag, store: store,
-        options: ExecutionOptions(persistence: .node, durability: .fsync))
-    // Run it again after a crash and completed nodes are skipped.
-    let result = try await workflow.execute()
-    return result.status
-}
-// README-EXAMPLE-END
-
+// README.md's embedding example is ReadmeExample.swift, a file holding the block and nothing
+// else, so the block compiles with exactly the imports it shows (scripts/check-dependency.sh
+// also builds it as a separate package that depends on FlowOrchestrator by version). The test
+// below fails when the README's copy and that file differ.
 @Suite("README")
 struct ReadmeExampleTests {
     @Test("the embedding example runs and completes")
@@ -43,17 +17,15 @@ struct ReadmeExampleTests {
         #expect(state[node: "count"]?.output == Data("3".utf8))
     }
 
-    @Test("README.md shows exactly the example compiled here")
+    @Test("README.md's block under Embedding is ReadmeExample.swift, whole")
     func readmeMatches() throws {
-        func example(in text: String, from begin: String, to end: String) -> String? {
-            guard let start = text.range(of: begin), let stop = text.range(of: end, range: start.upperBound..<text.endIndex)
-            else { return nil }
-            return text[start.upperBound..<stop.lowerBound].trimmingCharacters(in: .whitespacesAndNewlines)
-        }
-        let source = try String(contentsOfFile: #filePath, encoding: .utf8)
         let readme = try String(contentsOfFile: "\(packageRoot)/README.md", encoding: .utf8)
-        let compiled = try #require(example(in: source, from: "// README-EXAMPLE-BEGIN", to: "// README-EXAMPLE-END"))
-        let shown = try #require(example(in: readme, from: "<!-- example: Tests/FlowOrchestratorTests/ReadmeExampleTests.swift -->\n```swift", to: "```"))
-        #expect(shown == compiled)
+        let section = try #require(readme.range(of: "\n## Embedding\n"))
+        let open = try #require(readme.range(of: "\n```swift\n", range: section.upperBound..<readme.endIndex))
+        let close = try #require(readme.range(of: "\n```\n", range: open.upperBound..<readme.endIndex))
+        let shown = String(readme[open.upperBound..<close.lowerBound])
+        let compiled = try String(
+            contentsOfFile: "\(packageRoot)/Tests/FlowOrchestratorTests/ReadmeExample.swift", encoding: .utf8)
+        #expect(shown + "\n" == compiled)
     }
 }

@@ -98,7 +98,7 @@ struct RegressionTests {
             return
         }
         #expect(loaded.createdAt.timeIntervalSince1970 > 9e12)
-        try await store.save(loaded, durability: .fsync)
+        try await store.saveState(loaded, durability: .fsync)
         let again = try await store.load(key)
         #expect(again.createdAt == loaded.createdAt)
         #expect(again.nodes == loaded.nodes)
@@ -118,7 +118,7 @@ struct RegressionTests {
         let key = try WorkflowKey(id: "wf")
         let loaded = try await store.load(key)
         #expect(loaded.createdAt == Date(microsecondsSince1970: -9_221_576_705_841_344_879))
-        try await store.save(loaded, durability: .fsync)
+        try await store.saveState(loaded, durability: .fsync)
         #expect(try await store.load(key) == loaded)
     }
 
@@ -160,11 +160,11 @@ struct RegressionTests {
         }
         #expect(replayed.nodes[1].status == .running)
         // The next append compacts: the state, with its far-future start time, is encoded again.
-        let lease = try await store.acquireWriter(key)
+        let writer = try await store.acquireWriter(key)
         let event = WorkflowEvent(
             sequence: replayed.lastSequence + 1, time: .nowMicroseconds(), change: .dataSet(key: "k", value: Data()))
-        try await store.append([event], to: key, durability: .fsync)
-        await lease.release()
+        try await writer.append([event], durability: .fsync)
+        await writer.release()
         let after = try await FlatBuffersStore(directory: root).load(key)
         #expect(after.lastSequence == replayed.lastSequence + 1)
         #expect(after.nodes[1].startedAt == replayed.nodes[1].startedAt)
@@ -253,17 +253,17 @@ struct RegressionTests {
         }
         // Before: a snapshot at event 3 and a journal of events 4...9.
         let before = "\(directory.path)/before"
-        let writer = try FlatBuffersStore(directory: before)
-        try await writer.save(state, durability: .fsync)
-        let lease = try await writer.acquireWriter(key)
-        try await writer.append((4...9).map(dataSet), to: key, durability: .fsync)
-        await lease.release()
+        let store = try FlatBuffersStore(directory: before)
+        try await store.saveState(state, durability: .fsync)
+        let writer = try await store.acquireWriter(key)
+        try await writer.append((4...9).map(dataSet), durability: .fsync)
+        await writer.release()
         // After: the same workflow once event 10 made it compact (snapshot at 10, empty journal).
         let after = "\(directory.path)/after"
         try FileManager.default.copyItem(atPath: before, toPath: after)
         let compacting = try FlatBuffersStore(directory: after, options: .init(compactAfterRecords: 7))
         let second = try await compacting.acquireWriter(key)
-        try await compacting.append([dataSet(10)], to: key, durability: .fsync)
+        try await second.append([dataSet(10)], durability: .fsync)
         await second.release()
         let expected = try await FlatBuffersStore(directory: after).load(key)
         #expect(expected.lastSequence == 10)
@@ -339,9 +339,9 @@ struct RegressionTests {
         #expect(try await store.load(key) == state)
         let event = WorkflowEvent(
             sequence: state.lastSequence + 1, time: .nowMicroseconds(), change: .dataSet(key: "k", value: Data([1])))
-        let lease = try await store.acquireWriter(key)
-        try await store.append([event], to: key, durability: .fsync)
-        await lease.release()
+        let writer = try await store.acquireWriter(key)
+        try await writer.append([event], durability: .fsync)
+        await writer.release()
         var expected = state
         try expected.apply(event)
         let reopened = try FlatBuffersStore(directory: root)
@@ -372,9 +372,9 @@ struct RegressionTests {
         #expect(try await store.load(key) == state)
         let event = WorkflowEvent(
             sequence: state.lastSequence + 1, time: .nowMicroseconds(), change: .dataSet(key: "k", value: Data([1])))
-        let lease = try await store.acquireWriter(key)
-        try await store.append([event], to: key, durability: .fsync)
-        await lease.release()
+        let writer = try await store.acquireWriter(key)
+        try await writer.append([event], durability: .fsync)
+        await writer.release()
         var expected = state
         try expected.apply(event)
         let reopened = try FlatBuffersStore(directory: root)

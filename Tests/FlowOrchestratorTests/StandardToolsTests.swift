@@ -32,7 +32,7 @@ struct StandardToolsTests {
         defer { directory.cleanup() }
         let store = try FlatBuffersStore(directory: directory.path)
         let state = nodes == 6 ? sampleState() : manyNodeState(nodes: nodes)
-        try await store.save(state, durability: .fsync)
+        try await store.saveState(state, durability: .fsync)
         let snapshot = "\(directory.path)/\(state.tenant)/\(state.id)/snapshot.fb.zst"
         let command = """
             zstd -q -d -c '\(snapshot)' > '\(directory.path)/raw.fb' && \

@@ -38,25 +38,25 @@ final class CountingStore: WorkflowStore {
     var appends: Int { counts.withLock { $0.appends } }
     var supportsJournal: Bool { journal }
 
-    func save(_ state: WorkflowState, durability: Durability) async throws {
+    func save(_ state: WorkflowState, durability: Durability, through writer: any WorkflowWriter) async throws {
         counts.withLock { $0.saves += 1 }
-        try await inner.save(state, durability: durability)
+        try await writer.save(state, durability: durability)
     }
 
     func load(_ key: WorkflowKey) async throws -> WorkflowState { try await inner.load(key) }
     func list(_ query: WorkflowQuery) async throws -> WorkflowPage { try await inner.list(query) }
     func delete(_ key: WorkflowKey) async throws { try await inner.delete(key) }
 
-    func append(_ events: [WorkflowEvent], to key: WorkflowKey, durability: Durability) async throws {
+    func append(_ events: [WorkflowEvent], durability: Durability, through writer: any WorkflowWriter) async throws {
         counts.withLock {
             $0.appends += 1
             $0.appendedEvents += events.count
         }
-        try await inner.append(events, to: key, durability: durability)
+        try await writer.append(events, durability: durability)
     }
 
-    func acquireWriter(_ key: WorkflowKey) async throws -> any WorkflowLease {
-        try await inner.acquireWriter(key)
+    func acquireWriter(_ key: WorkflowKey) async throws -> any WorkflowWriter {
+        ForwardingWriter(inner: try await inner.acquireWriter(key), onSave: save, onAppend: append)
     }
 }
 
@@ -79,22 +79,46 @@ final class FailingStore: WorkflowStore {
         if n > allowed { throw FlowError(.io, "injected write failure \(n)") }
     }
 
-    func save(_ state: WorkflowState, durability: Durability) async throws {
+    func save(_ state: WorkflowState, durability: Durability, through writer: any WorkflowWriter) async throws {
         try charge()
-        try await inner.save(state, durability: durability)
+        try await writer.save(state, durability: durability)
     }
 
     func load(_ key: WorkflowKey) async throws -> WorkflowState { try await inner.load(key) }
     func list(_ query: WorkflowQuery) async throws -> WorkflowPage { try await inner.list(query) }
     func delete(_ key: WorkflowKey) async throws { try await inner.delete(key) }
 
-    func append(_ events: [WorkflowEvent], to key: WorkflowKey, durability: Durability) async throws {
+    func append(_ events: [WorkflowEvent], durability: Durability, through writer: any WorkflowWriter) async throws {
         if durability == .fsync { try charge() }
-        try await inner.append(events, to: key, durability: durability)
+        try await writer.append(events, durability: durability)
     }
 
-    func acquireWriter(_ key: WorkflowKey) async throws -> any WorkflowLease {
-        try await inner.acquireWriter(key)
+    func acquireWriter(_ key: WorkflowKey) async throws -> any WorkflowWriter {
+        ForwardingWriter(inner: try await inner.acquireWriter(key), onSave: save, onAppend: append)
+    }
+}
+
+/// A writer whose writes go through a wrapping store's methods, which pass them on to `inner`.
+struct ForwardingWriter: WorkflowWriter {
+    let inner: any WorkflowWriter
+    let onSave: @Sendable (WorkflowState, Durability, any WorkflowWriter) async throws -> Void
+    let onAppend: @Sendable ([WorkflowEvent], Durability, any WorkflowWriter) async throws -> Void
+
+    var key: WorkflowKey { inner.key }
+    var epoch: UInt64 { inner.epoch }
+    func save(_ state: WorkflowState, durability: Durability) async throws { try await onSave(state, durability, inner) }
+    func append(_ events: [WorkflowEvent], durability: Durability) async throws {
+        try await onAppend(events, durability, inner)
+    }
+    func release() async { await inner.release() }
+}
+
+extension WorkflowStore {
+    /// Saves `state` through a writer of its own, released afterwards (tests that set a store up).
+    func saveState(_ state: WorkflowState, durability: Durability = .fsync) async throws {
+        try await withWriter(WorkflowKey(tenant: state.tenant, id: state.id)) { writer in
+            try await writer.save(state, durability: durability)
+        }
     }
 }
 

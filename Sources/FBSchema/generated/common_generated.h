@@ -24,37 +24,57 @@ enum NodeStatus : uint8_t {
   NodeStatus_Failed = 3,
   NodeStatus_Skipped = 4,
   NodeStatus_Cancelled = 5,
+  /// Parked on a timer, a signal or a child workflow (control flow, issue 15).
+  NodeStatus_Waiting = 6,
+  /// Not run because its condition did not hold (issue 15).
+  NodeStatus_Bypassed = 7,
+  /// In flight when its process was interrupted (SIGINT, SIGTERM); resumes.
+  NodeStatus_Interrupted = 8,
+  /// Completed, then undone by its compensation (issue 15).
+  NodeStatus_Compensated = 9,
+  /// Completed, then its compensation failed (issue 15).
+  NodeStatus_CompensationFailed = 10,
   NodeStatus_MIN = NodeStatus_Pending,
-  NodeStatus_MAX = NodeStatus_Cancelled
+  NodeStatus_MAX = NodeStatus_CompensationFailed
 };
 
-inline const NodeStatus (&EnumValuesNodeStatus())[6] {
+inline const NodeStatus (&EnumValuesNodeStatus())[11] {
   static const NodeStatus values[] = {
     NodeStatus_Pending,
     NodeStatus_Running,
     NodeStatus_Completed,
     NodeStatus_Failed,
     NodeStatus_Skipped,
-    NodeStatus_Cancelled
+    NodeStatus_Cancelled,
+    NodeStatus_Waiting,
+    NodeStatus_Bypassed,
+    NodeStatus_Interrupted,
+    NodeStatus_Compensated,
+    NodeStatus_CompensationFailed
   };
   return values;
 }
 
 inline const char * const *EnumNamesNodeStatus() {
-  static const char * const names[7] = {
+  static const char * const names[12] = {
     "Pending",
     "Running",
     "Completed",
     "Failed",
     "Skipped",
     "Cancelled",
+    "Waiting",
+    "Bypassed",
+    "Interrupted",
+    "Compensated",
+    "CompensationFailed",
     nullptr
   };
   return names;
 }
 
 inline const char *EnumNameNodeStatus(NodeStatus e) {
-  if (flatbuffers::IsOutRange(e, NodeStatus_Pending, NodeStatus_Cancelled)) return "";
+  if (flatbuffers::IsOutRange(e, NodeStatus_Pending, NodeStatus_CompensationFailed)) return "";
   const size_t index = static_cast<size_t>(e);
   return EnumNamesNodeStatus()[index];
 }
@@ -66,35 +86,51 @@ enum WorkflowStatus : uint8_t {
   WorkflowStatus_Completed = 2,
   WorkflowStatus_Failed = 3,
   WorkflowStatus_Cancelled = 4,
+  /// Parked, holding no worker and no lock (issues 14 and 15).
+  WorkflowStatus_Waiting = 5,
+  /// Its process was interrupted; resumes like a crashed run.
+  WorkflowStatus_Interrupted = 6,
+  /// Failed or cancelled, then rolled back (issue 15).
+  WorkflowStatus_Compensated = 7,
+  /// Failed or cancelled, and the rollback failed (issue 15).
+  WorkflowStatus_CompensationFailed = 8,
   WorkflowStatus_MIN = WorkflowStatus_Pending,
-  WorkflowStatus_MAX = WorkflowStatus_Cancelled
+  WorkflowStatus_MAX = WorkflowStatus_CompensationFailed
 };
 
-inline const WorkflowStatus (&EnumValuesWorkflowStatus())[5] {
+inline const WorkflowStatus (&EnumValuesWorkflowStatus())[9] {
   static const WorkflowStatus values[] = {
     WorkflowStatus_Pending,
     WorkflowStatus_Running,
     WorkflowStatus_Completed,
     WorkflowStatus_Failed,
-    WorkflowStatus_Cancelled
+    WorkflowStatus_Cancelled,
+    WorkflowStatus_Waiting,
+    WorkflowStatus_Interrupted,
+    WorkflowStatus_Compensated,
+    WorkflowStatus_CompensationFailed
   };
   return values;
 }
 
 inline const char * const *EnumNamesWorkflowStatus() {
-  static const char * const names[6] = {
+  static const char * const names[10] = {
     "Pending",
     "Running",
     "Completed",
     "Failed",
     "Cancelled",
+    "Waiting",
+    "Interrupted",
+    "Compensated",
+    "CompensationFailed",
     nullptr
   };
   return names;
 }
 
 inline const char *EnumNameWorkflowStatus(WorkflowStatus e) {
-  if (flatbuffers::IsOutRange(e, WorkflowStatus_Pending, WorkflowStatus_Cancelled)) return "";
+  if (flatbuffers::IsOutRange(e, WorkflowStatus_Pending, WorkflowStatus_CompensationFailed)) return "";
   const size_t index = static_cast<size_t>(e);
   return EnumNamesWorkflowStatus()[index];
 }

@@ -33,11 +33,17 @@ enum EventKind : uint8_t {
   EventKind_DataSet = 8,
   EventKind_WorkflowFinished = 9,
   EventKind_NodeMarkedCompleted = 10,
+  /// A node in flight when its process was interrupted; `attempt` is the attempt cut short
+  /// (0 when the node was waiting to retry).
+  EventKind_NodeInterrupted = 11,
+  /// Written at recovery: a node's attempt `attempt` was cut short by a crash; it stays
+  /// counted against the node's retry budget.
+  EventKind_NodeCrashed = 12,
   EventKind_MIN = EventKind_WorkflowStarted,
-  EventKind_MAX = EventKind_NodeMarkedCompleted
+  EventKind_MAX = EventKind_NodeCrashed
 };
 
-inline const EventKind (&EnumValuesEventKind())[11] {
+inline const EventKind (&EnumValuesEventKind())[13] {
   static const EventKind values[] = {
     EventKind_WorkflowStarted,
     EventKind_NodeStarted,
@@ -49,13 +55,15 @@ inline const EventKind (&EnumValuesEventKind())[11] {
     EventKind_NodeReset,
     EventKind_DataSet,
     EventKind_WorkflowFinished,
-    EventKind_NodeMarkedCompleted
+    EventKind_NodeMarkedCompleted,
+    EventKind_NodeInterrupted,
+    EventKind_NodeCrashed
   };
   return values;
 }
 
 inline const char * const *EnumNamesEventKind() {
-  static const char * const names[12] = {
+  static const char * const names[14] = {
     "WorkflowStarted",
     "NodeStarted",
     "NodeCompleted",
@@ -67,13 +75,15 @@ inline const char * const *EnumNamesEventKind() {
     "DataSet",
     "WorkflowFinished",
     "NodeMarkedCompleted",
+    "NodeInterrupted",
+    "NodeCrashed",
     nullptr
   };
   return names;
 }
 
 inline const char *EnumNameEventKind(EventKind e) {
-  if (flatbuffers::IsOutRange(e, EventKind_WorkflowStarted, EventKind_NodeMarkedCompleted)) return "";
+  if (flatbuffers::IsOutRange(e, EventKind_WorkflowStarted, EventKind_NodeCrashed)) return "";
   const size_t index = static_cast<size_t>(e);
   return EnumNamesEventKind()[index];
 }
@@ -119,7 +129,8 @@ struct Record FLATBUFFERS_FINAL_CLASS : private flatbuffers::Table {
   flow::fb::WorkflowStatus workflow_status() const {
     return static_cast<flow::fb::WorkflowStatus>(GetField<uint8_t>(VT_WORKFLOW_STATUS, 0));
   }
-  /// Error message; absent = none.
+  /// Error message (NodeFailed, NodeRetried), reason (NodeSkipped; WorkflowFinished when the
+  /// run was stopped for a reason, e.g. the recovery limit); absent = none.
   const flatbuffers::String *error() const {
     return GetPointer<const flatbuffers::String *>(VT_ERROR);
   }

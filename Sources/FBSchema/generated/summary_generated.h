@@ -39,7 +39,13 @@ struct Summary FLATBUFFERS_FINAL_CLASS : private flatbuffers::Table {
     VT_FAILED = 28,
     VT_SKIPPED = 30,
     VT_CANCELLED = 32,
-    VT_SNAPSHOT_BYTES = 34
+    VT_SNAPSHOT_BYTES = 34,
+    VT_WAITING = 36,
+    VT_BYPASSED = 38,
+    VT_INTERRUPTED = 40,
+    VT_COMPENSATED = 42,
+    VT_COMPENSATION_FAILED = 44,
+    VT_REASON = 46
   };
   uint32_t format_version() const {
     return GetField<uint32_t>(VT_FORMAT_VERSION, 0);
@@ -65,7 +71,7 @@ struct Summary FLATBUFFERS_FINAL_CLASS : private flatbuffers::Table {
   uint64_t last_sequence() const {
     return GetField<uint64_t>(VT_LAST_SEQUENCE, 0);
   }
-  /// Equals pending + running + completed + failed + skipped + cancelled.
+  /// Equals the sum of the eleven per-status counts.
   uint32_t node_count() const {
     return GetField<uint32_t>(VT_NODE_COUNT, 0);
   }
@@ -91,6 +97,26 @@ struct Summary FLATBUFFERS_FINAL_CLASS : private flatbuffers::Table {
   uint64_t snapshot_bytes() const {
     return GetField<uint64_t>(VT_SNAPSHOT_BYTES, 0);
   }
+  uint32_t waiting() const {
+    return GetField<uint32_t>(VT_WAITING, 0);
+  }
+  uint32_t bypassed() const {
+    return GetField<uint32_t>(VT_BYPASSED, 0);
+  }
+  uint32_t interrupted() const {
+    return GetField<uint32_t>(VT_INTERRUPTED, 0);
+  }
+  uint32_t compensated() const {
+    return GetField<uint32_t>(VT_COMPENSATED, 0);
+  }
+  uint32_t compensation_failed() const {
+    return GetField<uint32_t>(VT_COMPENSATION_FAILED, 0);
+  }
+  /// Why the workflow ended as it did when a node's error does not say it (the snapshot's
+  /// `reason`); absent = none.
+  const flatbuffers::String *reason() const {
+    return GetPointer<const flatbuffers::String *>(VT_REASON);
+  }
   bool Verify(flatbuffers::Verifier &verifier) const {
     return VerifyTableStart(verifier) &&
            VerifyField<uint32_t>(verifier, VT_FORMAT_VERSION, 4) &&
@@ -112,6 +138,13 @@ struct Summary FLATBUFFERS_FINAL_CLASS : private flatbuffers::Table {
            VerifyField<uint32_t>(verifier, VT_SKIPPED, 4) &&
            VerifyField<uint32_t>(verifier, VT_CANCELLED, 4) &&
            VerifyField<uint64_t>(verifier, VT_SNAPSHOT_BYTES, 8) &&
+           VerifyField<uint32_t>(verifier, VT_WAITING, 4) &&
+           VerifyField<uint32_t>(verifier, VT_BYPASSED, 4) &&
+           VerifyField<uint32_t>(verifier, VT_INTERRUPTED, 4) &&
+           VerifyField<uint32_t>(verifier, VT_COMPENSATED, 4) &&
+           VerifyField<uint32_t>(verifier, VT_COMPENSATION_FAILED, 4) &&
+           VerifyOffset(verifier, VT_REASON) &&
+           verifier.VerifyString(reason()) &&
            verifier.EndTable();
   }
 };
@@ -168,6 +201,24 @@ struct SummaryBuilder {
   void add_snapshot_bytes(uint64_t snapshot_bytes) {
     fbb_.AddElement<uint64_t>(Summary::VT_SNAPSHOT_BYTES, snapshot_bytes, 0);
   }
+  void add_waiting(uint32_t waiting) {
+    fbb_.AddElement<uint32_t>(Summary::VT_WAITING, waiting, 0);
+  }
+  void add_bypassed(uint32_t bypassed) {
+    fbb_.AddElement<uint32_t>(Summary::VT_BYPASSED, bypassed, 0);
+  }
+  void add_interrupted(uint32_t interrupted) {
+    fbb_.AddElement<uint32_t>(Summary::VT_INTERRUPTED, interrupted, 0);
+  }
+  void add_compensated(uint32_t compensated) {
+    fbb_.AddElement<uint32_t>(Summary::VT_COMPENSATED, compensated, 0);
+  }
+  void add_compensation_failed(uint32_t compensation_failed) {
+    fbb_.AddElement<uint32_t>(Summary::VT_COMPENSATION_FAILED, compensation_failed, 0);
+  }
+  void add_reason(flatbuffers::Offset<flatbuffers::String> reason) {
+    fbb_.AddOffset(Summary::VT_REASON, reason);
+  }
   explicit SummaryBuilder(flatbuffers::FlatBufferBuilder &_fbb)
         : fbb_(_fbb) {
     start_ = fbb_.StartTable();
@@ -197,12 +248,24 @@ inline flatbuffers::Offset<Summary> CreateSummary(
     uint32_t failed = 0,
     uint32_t skipped = 0,
     uint32_t cancelled = 0,
-    uint64_t snapshot_bytes = 0) {
+    uint64_t snapshot_bytes = 0,
+    uint32_t waiting = 0,
+    uint32_t bypassed = 0,
+    uint32_t interrupted = 0,
+    uint32_t compensated = 0,
+    uint32_t compensation_failed = 0,
+    flatbuffers::Offset<flatbuffers::String> reason = 0) {
   SummaryBuilder builder_(_fbb);
   builder_.add_snapshot_bytes(snapshot_bytes);
   builder_.add_last_sequence(last_sequence);
   builder_.add_updated_at_us(updated_at_us);
   builder_.add_created_at_us(created_at_us);
+  builder_.add_reason(reason);
+  builder_.add_compensation_failed(compensation_failed);
+  builder_.add_compensated(compensated);
+  builder_.add_interrupted(interrupted);
+  builder_.add_bypassed(bypassed);
+  builder_.add_waiting(waiting);
   builder_.add_cancelled(cancelled);
   builder_.add_skipped(skipped);
   builder_.add_failed(failed);
@@ -235,10 +298,17 @@ inline flatbuffers::Offset<Summary> CreateSummaryDirect(
     uint32_t failed = 0,
     uint32_t skipped = 0,
     uint32_t cancelled = 0,
-    uint64_t snapshot_bytes = 0) {
+    uint64_t snapshot_bytes = 0,
+    uint32_t waiting = 0,
+    uint32_t bypassed = 0,
+    uint32_t interrupted = 0,
+    uint32_t compensated = 0,
+    uint32_t compensation_failed = 0,
+    const char *reason = nullptr) {
   auto id__ = id ? _fbb.CreateString(id) : 0;
   auto tenant__ = tenant ? _fbb.CreateString(tenant) : 0;
   auto fingerprint__ = fingerprint ? _fbb.CreateString(fingerprint) : 0;
+  auto reason__ = reason ? _fbb.CreateString(reason) : 0;
   return flow::fb::CreateSummary(
       _fbb,
       format_version,
@@ -256,7 +326,13 @@ inline flatbuffers::Offset<Summary> CreateSummaryDirect(
       failed,
       skipped,
       cancelled,
-      snapshot_bytes);
+      snapshot_bytes,
+      waiting,
+      bypassed,
+      interrupted,
+      compensated,
+      compensation_failed,
+      reason__);
 }
 
 inline const flow::fb::Summary *GetSummary(const void *buf) {

@@ -21,11 +21,56 @@ namespace fb {
 struct Node;
 struct NodeBuilder;
 
+struct NodeBudget;
+
 struct KeyValue;
 struct KeyValueBuilder;
 
 struct Snapshot;
 struct SnapshotBuilder;
+
+/// How much of a node's retry budget is used (see Snapshot.budgets).
+FLATBUFFERS_MANUALLY_ALIGNED_STRUCT(4) NodeBudget FLATBUFFERS_FINAL_CLASS {
+ private:
+  uint32_t counted_;
+  uint32_t crashed_;
+  uint8_t open_;
+  int8_t padding0__;  int16_t padding1__;
+
+ public:
+  NodeBudget()
+      : counted_(0),
+        crashed_(0),
+        open_(0),
+        padding0__(0),
+        padding1__(0) {
+    (void)padding0__;
+    (void)padding1__;
+  }
+  NodeBudget(uint32_t _counted, uint32_t _crashed, bool _open)
+      : counted_(flatbuffers::EndianScalar(_counted)),
+        crashed_(flatbuffers::EndianScalar(_crashed)),
+        open_(flatbuffers::EndianScalar(static_cast<uint8_t>(_open))),
+        padding0__(0),
+        padding1__(0) {
+    (void)padding0__;
+    (void)padding1__;
+  }
+  /// Attempts counted against the node's `maxAttempts` since it was last reset or completed
+  /// (attempts cut short by an interrupt are given back).
+  uint32_t counted() const {
+    return flatbuffers::EndianScalar(counted_);
+  }
+  /// Of those, attempts a crash cut short (found running when the workflow was recovered).
+  uint32_t crashed() const {
+    return flatbuffers::EndianScalar(crashed_);
+  }
+  /// Whether the node's latest attempt has started and not ended yet.
+  bool open() const {
+    return flatbuffers::EndianScalar(open_) != 0;
+  }
+};
+FLATBUFFERS_STRUCT_END(NodeBudget, 12);
 
 /// One node of the workflow's DAG, in the DAG's node order.
 struct Node FLATBUFFERS_FINAL_CLASS : private flatbuffers::Table {
@@ -248,7 +293,10 @@ struct Snapshot FLATBUFFERS_FINAL_CLASS : private flatbuffers::Table {
     VT_INPUT = 20,
     VT_DEFINITION = 22,
     VT_NODES = 24,
-    VT_DATA = 26
+    VT_DATA = 26,
+    VT_REASON = 28,
+    VT_RECOVERIES = 30,
+    VT_BUDGETS = 32
   };
   /// FBS_FORMAT_VERSION of the writer; 1 today.
   uint32_t format_version() const {
@@ -292,6 +340,19 @@ struct Snapshot FLATBUFFERS_FINAL_CLASS : private flatbuffers::Table {
   const flatbuffers::Vector<flatbuffers::Offset<flow::fb::KeyValue>> *data() const {
     return GetPointer<const flatbuffers::Vector<flatbuffers::Offset<flow::fb::KeyValue>> *>(VT_DATA);
   }
+  /// Why the workflow has its status when no node's error says it (e.g. "recovery limit ...");
+  /// absent = none.
+  const flatbuffers::String *reason() const {
+    return GetPointer<const flatbuffers::String *>(VT_REASON);
+  }
+  /// Recoveries after a crash since a node last completed (ExecutionOptions.recoveryLimit).
+  uint32_t recoveries() const {
+    return GetField<uint32_t>(VT_RECOVERIES, 0);
+  }
+  /// One entry per node, in `nodes` order; absent when every node's budget is unused.
+  const flatbuffers::Vector<const flow::fb::NodeBudget *> *budgets() const {
+    return GetPointer<const flatbuffers::Vector<const flow::fb::NodeBudget *> *>(VT_BUDGETS);
+  }
   bool Verify(flatbuffers::Verifier &verifier) const {
     return VerifyTableStart(verifier) &&
            VerifyField<uint32_t>(verifier, VT_FORMAT_VERSION, 4) &&
@@ -315,6 +376,11 @@ struct Snapshot FLATBUFFERS_FINAL_CLASS : private flatbuffers::Table {
            VerifyOffset(verifier, VT_DATA) &&
            verifier.VerifyVector(data()) &&
            verifier.VerifyVectorOfTables(data()) &&
+           VerifyOffset(verifier, VT_REASON) &&
+           verifier.VerifyString(reason()) &&
+           VerifyField<uint32_t>(verifier, VT_RECOVERIES, 4) &&
+           VerifyOffset(verifier, VT_BUDGETS) &&
+           verifier.VerifyVector(budgets()) &&
            verifier.EndTable();
   }
 };
@@ -359,6 +425,15 @@ struct SnapshotBuilder {
   void add_data(flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<flow::fb::KeyValue>>> data) {
     fbb_.AddOffset(Snapshot::VT_DATA, data);
   }
+  void add_reason(flatbuffers::Offset<flatbuffers::String> reason) {
+    fbb_.AddOffset(Snapshot::VT_REASON, reason);
+  }
+  void add_recoveries(uint32_t recoveries) {
+    fbb_.AddElement<uint32_t>(Snapshot::VT_RECOVERIES, recoveries, 0);
+  }
+  void add_budgets(flatbuffers::Offset<flatbuffers::Vector<const flow::fb::NodeBudget *>> budgets) {
+    fbb_.AddOffset(Snapshot::VT_BUDGETS, budgets);
+  }
   explicit SnapshotBuilder(flatbuffers::FlatBufferBuilder &_fbb)
         : fbb_(_fbb) {
     start_ = fbb_.StartTable();
@@ -384,11 +459,17 @@ inline flatbuffers::Offset<Snapshot> CreateSnapshot(
     flatbuffers::Offset<flatbuffers::Vector<uint8_t>> input = 0,
     flatbuffers::Offset<flatbuffers::Vector<uint8_t>> definition = 0,
     flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<flow::fb::Node>>> nodes = 0,
-    flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<flow::fb::KeyValue>>> data = 0) {
+    flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<flow::fb::KeyValue>>> data = 0,
+    flatbuffers::Offset<flatbuffers::String> reason = 0,
+    uint32_t recoveries = 0,
+    flatbuffers::Offset<flatbuffers::Vector<const flow::fb::NodeBudget *>> budgets = 0) {
   SnapshotBuilder builder_(_fbb);
   builder_.add_last_sequence(last_sequence);
   builder_.add_updated_at_us(updated_at_us);
   builder_.add_created_at_us(created_at_us);
+  builder_.add_budgets(budgets);
+  builder_.add_recoveries(recoveries);
+  builder_.add_reason(reason);
   builder_.add_data(data);
   builder_.add_nodes(nodes);
   builder_.add_definition(definition);
@@ -414,7 +495,10 @@ inline flatbuffers::Offset<Snapshot> CreateSnapshotDirect(
     const std::vector<uint8_t> *input = nullptr,
     const std::vector<uint8_t> *definition = nullptr,
     const std::vector<flatbuffers::Offset<flow::fb::Node>> *nodes = nullptr,
-    std::vector<flatbuffers::Offset<flow::fb::KeyValue>> *data = nullptr) {
+    std::vector<flatbuffers::Offset<flow::fb::KeyValue>> *data = nullptr,
+    const char *reason = nullptr,
+    uint32_t recoveries = 0,
+    const std::vector<flow::fb::NodeBudget> *budgets = nullptr) {
   auto id__ = id ? _fbb.CreateString(id) : 0;
   auto tenant__ = tenant ? _fbb.CreateString(tenant) : 0;
   auto fingerprint__ = fingerprint ? _fbb.CreateString(fingerprint) : 0;
@@ -422,6 +506,8 @@ inline flatbuffers::Offset<Snapshot> CreateSnapshotDirect(
   auto definition__ = definition ? _fbb.CreateVector<uint8_t>(*definition) : 0;
   auto nodes__ = nodes ? _fbb.CreateVector<flatbuffers::Offset<flow::fb::Node>>(*nodes) : 0;
   auto data__ = data ? _fbb.CreateVectorOfSortedTables<flow::fb::KeyValue>(data) : 0;
+  auto reason__ = reason ? _fbb.CreateString(reason) : 0;
+  auto budgets__ = budgets ? _fbb.CreateVectorOfStructs<flow::fb::NodeBudget>(*budgets) : 0;
   return flow::fb::CreateSnapshot(
       _fbb,
       format_version,
@@ -435,7 +521,10 @@ inline flatbuffers::Offset<Snapshot> CreateSnapshotDirect(
       input__,
       definition__,
       nodes__,
-      data__);
+      data__,
+      reason__,
+      recoveries,
+      budgets__);
 }
 
 inline const flow::fb::Snapshot *GetSnapshot(const void *buf) {

@@ -97,7 +97,12 @@ typedef enum fbs_node_status {
     FBS_NODE_COMPLETED = 2,
     FBS_NODE_FAILED = 3,
     FBS_NODE_SKIPPED = 4,
-    FBS_NODE_CANCELLED = 5
+    FBS_NODE_CANCELLED = 5,
+    FBS_NODE_WAITING = 6,
+    FBS_NODE_BYPASSED = 7,
+    FBS_NODE_INTERRUPTED = 8,
+    FBS_NODE_COMPENSATED = 9,
+    FBS_NODE_COMPENSATION_FAILED = 10
 } fbs_node_status;
 
 /** flow.fb.WorkflowStatus */
@@ -106,7 +111,11 @@ typedef enum fbs_workflow_status {
     FBS_WORKFLOW_RUNNING = 1,
     FBS_WORKFLOW_COMPLETED = 2,
     FBS_WORKFLOW_FAILED = 3,
-    FBS_WORKFLOW_CANCELLED = 4
+    FBS_WORKFLOW_CANCELLED = 4,
+    FBS_WORKFLOW_WAITING = 5,
+    FBS_WORKFLOW_INTERRUPTED = 6,
+    FBS_WORKFLOW_COMPENSATED = 7,
+    FBS_WORKFLOW_COMPENSATION_FAILED = 8
 } fbs_workflow_status;
 
 /** flow.fb.EventKind */
@@ -121,7 +130,9 @@ typedef enum fbs_event_kind {
     FBS_EVENT_NODE_RESET = 7,
     FBS_EVENT_DATA_SET = 8,
     FBS_EVENT_WORKFLOW_FINISHED = 9,
-    FBS_EVENT_NODE_MARKED_COMPLETED = 10
+    FBS_EVENT_NODE_MARKED_COMPLETED = 10,
+    FBS_EVENT_NODE_INTERRUPTED = 11,
+    FBS_EVENT_NODE_CRASHED = 12
 } fbs_event_kind;
 
 /** What `fbs_identify` recognised. */
@@ -201,6 +212,14 @@ typedef struct fbs_node_in {
     uint8_t reserved[6];
 } fbs_node_in;
 
+/** flow.fb.NodeBudget: how much of a node's retry budget is used. */
+typedef struct fbs_node_budget {
+    uint32_t counted;            /* attempts counted against maxAttempts since reset/completion */
+    uint32_t crashed;            /* of those, attempts a crash cut short */
+    uint8_t open;                /* the latest attempt started and has not ended */
+    uint8_t reserved[3];
+} fbs_node_budget;
+
 typedef struct fbs_kv_in {
     fbs_slice key;               /* required; unique */
     fbs_slice value;             /* FBS_ABSENT = absent; length 0 = empty */
@@ -227,6 +246,11 @@ typedef struct fbs_snapshot_in {
     void *scratch;               /* optional: memory (8-aligned) the encoder may build in; when the
                                     snapshot fits, the result points into it and owns nothing */
     size_t scratch_len;
+    fbs_slice reason;            /* FBS_ABSENT = none; UTF-8 */
+    uint32_t recoveries;
+    uint32_t reserved2;
+    const fbs_node_budget *budgets; /* budget_count entries: 0 (absent) or node_count */
+    size_t budget_count;
 } fbs_snapshot_in;
 
 typedef struct fbs_snapshot_view {
@@ -242,6 +266,10 @@ typedef struct fbs_snapshot_view {
     fbs_view definition;
     size_t node_count;
     size_t data_count;
+    fbs_view reason;
+    uint32_t recoveries;
+    uint32_t reserved2;
+    size_t budget_count;         /* 0 (absent) or node_count */
 } fbs_snapshot_view;
 
 typedef struct fbs_node_view {
@@ -287,6 +315,9 @@ fbs_code fbs_snapshot_read_header(const void *buf, fbs_snapshot_view *out);
 /** Nodes [first, first + count) of a verified snapshot into out[0..count). */
 fbs_code fbs_snapshot_read_nodes(const void *buf, size_t first, size_t count, fbs_node_view *out);
 
+/** Node budgets [first, first + count) of a verified snapshot into out[0..count). */
+fbs_code fbs_snapshot_read_budgets(const void *buf, size_t first, size_t count, fbs_node_budget *out);
+
 /** Data entries [first, first + count) (sorted by key) of a verified snapshot. */
 fbs_code fbs_snapshot_read_data(const void *buf, size_t first, size_t count, fbs_kv_view *out);
 
@@ -305,13 +336,19 @@ typedef struct fbs_summary_in {
     uint64_t last_sequence;
     uint64_t snapshot_bytes;     /* size of the snapshot file it summarises */
     fbs_workflow_status status;
-    uint32_t node_count;         /* must equal the sum of the six counts below */
+    uint32_t node_count;         /* must equal the sum of the eleven counts below */
     uint32_t pending;
     uint32_t running;
     uint32_t completed;
     uint32_t failed;
     uint32_t skipped;
     uint32_t cancelled;
+    uint32_t waiting;
+    uint32_t bypassed;
+    uint32_t interrupted;
+    uint32_t compensated;
+    uint32_t compensation_failed;
+    fbs_slice reason;            /* FBS_ABSENT = none; UTF-8 */
 } fbs_summary_in;
 
 typedef struct fbs_summary_view {
@@ -332,10 +369,17 @@ typedef struct fbs_summary_view {
     uint32_t skipped;
     uint32_t cancelled;
     uint32_t reserved;
+    uint32_t waiting;
+    uint32_t bypassed;
+    uint32_t interrupted;
+    uint32_t compensated;
+    uint32_t compensation_failed;
+    uint32_t reserved2;
+    fbs_view reason;
 } fbs_summary_view;
 
 fbs_code fbs_summary_encode(const fbs_summary_in *in, fbs_buffer *out, fbs_error *err);
-/** Same checks as fbs_snapshot_verify, plus: the six counts add up to node_count. */
+/** Same checks as fbs_snapshot_verify, plus: the eleven counts add up to node_count. */
 fbs_code fbs_summary_verify(const void *buf, size_t len, fbs_error *err);
 fbs_code fbs_summary_read(const void *buf, fbs_summary_view *out);
 

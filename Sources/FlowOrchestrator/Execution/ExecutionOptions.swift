@@ -61,13 +61,24 @@ public struct ExecutionOptions: Sendable {
     /// short (hand the event to a queue or an `AsyncStream` continuation), and never call back
     /// into the workflow from it.
     public var onEvent: (@Sendable (WorkflowEvent) -> Void)?
+    /// The most times a run may recover the workflow after a crash (find it `running`) without
+    /// a node completing in between; the run after that fails the workflow with the reason
+    /// `recovery limit ...` (``WorkflowState/reason``) instead of running anything, so that a
+    /// workflow that keeps killing its process does not loop forever. At least 1.
+    public var recoveryLimit: Int
+    /// A caller's request to cancel the run for good (see ``CancellationRequest``); nil for none.
+    public var cancellation: CancellationRequest?
 
-    /// Options with every field given; the defaults persist each level with fsync.
+    /// Options with every field given. The defaults are durable and are what `flowctl` uses:
+    /// dependency scheduling, `node` persistence (every status change journaled, so a
+    /// `FlatBuffersStore` keeps the event history) and `fsync` durability, up to 64 nodes at once,
+    /// fail-fast.
     public init(
-        maxConcurrency: Int = 64, scheduling: Scheduling = .levels,
-        failurePolicy: FailurePolicy = .failFast, persistence: PersistenceStrategy = .level,
+        maxConcurrency: Int = 64, scheduling: Scheduling = .dependencies,
+        failurePolicy: FailurePolicy = .failFast, persistence: PersistenceStrategy = .node,
         durability: Durability = .fsync, limits: PayloadLimits = PayloadLimits(),
-        allowDAGChange: Bool = false, onEvent: (@Sendable (WorkflowEvent) -> Void)? = nil
+        allowDAGChange: Bool = false, onEvent: (@Sendable (WorkflowEvent) -> Void)? = nil,
+        recoveryLimit: Int = 5, cancellation: CancellationRequest? = nil
     ) {
         self.maxConcurrency = max(1, maxConcurrency)
         self.scheduling = scheduling
@@ -77,5 +88,7 @@ public struct ExecutionOptions: Sendable {
         self.limits = limits
         self.allowDAGChange = allowDAGChange
         self.onEvent = onEvent
+        self.recoveryLimit = max(1, recoveryLimit)
+        self.cancellation = cancellation
     }
 }

@@ -6,7 +6,10 @@ import Foundation
 /// `maxBackoff`, then shortened by up to `jitter` (a fraction) at random so that nodes failing
 /// together do not retry in lockstep.
 public struct RetryPolicy: Sendable {
-    /// Attempts per run, the first one included; 1 means no retry.
+    /// Attempts allowed, the first one included; 1 means no retry. They are counted over every
+    /// attempt the store recorded since the node was last reset or completed, across runs: an
+    /// attempt cut short by a crash of the process counts (so a node that kills its process
+    /// runs at most this many times), one cut short by an interrupt or a cancellation does not.
     public var maxAttempts: Int
     /// The wait before the first retry.
     public var initialBackoff: Duration

@@ -16,12 +16,6 @@ import Logging
 /// node's start, at the latest the timer's commit. A process crash before then makes the node
 /// run again on resume, which at-least-once execution allows (ADR 4).
 final class RunCoordinator: Sendable {
-    private enum Outcome {
-        case completed(Data)
-        case failed(String)
-        case cancelled
-    }
-
     private enum WorkerExit { case drained, stop }
 
     /// The longest a completion waits for its sync when no dependent needs it yet.
@@ -29,17 +23,13 @@ final class RunCoordinator: Sendable {
 
     private struct Shared {
         var state: WorkflowState
-        /// Per node: dependencies that have not completed yet.
-        var remaining: [Int32]
-        /// Per node: part of this run and not ended yet.
-        var active: [Bool]
-        /// Per level: active nodes not ended yet.
-        var levelRemaining: [Int]
-        var currentLevel = 0
-        var nextLevelToPush = 0
-        var unfinished = 0
+        /// Which nodes are ready and what an end releases.
+        var schedule: Schedule
         var failFastTriggered = false
-        var stopped = false
+        /// The reason of a cancellation asked for (``ExecutionOptions/cancellation``).
+        var cancelReason: String?
+        /// Why the run failed the workflow without a node's error saying it (recovery limit).
+        var failReason: String?
         /// Events not yet taken by the persister (journaling stores only).
         var pending: [WorkflowEvent] = []
         var metrics = ExecutionMetrics()
@@ -56,10 +46,6 @@ final class RunCoordinator: Sendable {
     private let dag: DAG
     private let options: ExecutionOptions
     private let logger: Logger
-    private let dependencies: [[Int]]
-    private let dependents: [[Int]]
-    private let levels: [[Int]]
-    private let levelOf: [Int]
     private let journaling: Bool
     /// Whether completions may wait for a later commit (see the type's discussion).
     private let deferredSync: Bool
@@ -70,7 +56,7 @@ final class RunCoordinator: Sendable {
     /// Prepares a run of `dag` over `state`, which holds the nodes in the DAG's order and is
     /// durable up to its last sequence number (unless the strategy is `end`).
     init(
-        key: WorkflowKey, dag: DAG, state: WorkflowState, store: any WorkflowStore,
+        key: WorkflowKey, dag: DAG, state: WorkflowState, store: any WorkflowStore, writer: any WorkflowWriter,
         options: ExecutionOptions, logger: Logger
     ) {
         self.key = key
@@ -80,24 +66,11 @@ final class RunCoordinator: Sendable {
         var logger = logger
         logger[metadataKey: "workflow"] = "\(key)"
         self.logger = logger
-        self.dependencies = dag.dependencyIndices
-        self.dependents = dag.dependentIndices()
-        self.levels = dag.levelIndices()
-        var levelOf = [Int](repeating: 0, count: dag.count)
-        for (level, members) in levels.enumerated() {
-            for index in members { levelOf[index] = level }
-        }
-        self.levelOf = levelOf
         let journaling = options.persistence == .node && store.supportsJournal
         self.journaling = journaling
         // Dependency scheduling only: level scheduling releases a whole level at once.
         self.deferredSync = journaling && options.scheduling == .dependencies
-        let shared = Locked(
-            Shared(
-                state: state,
-                remaining: [Int32](repeating: 0, count: dag.count),
-                active: [Bool](repeating: false, count: dag.count),
-                levelRemaining: [Int](repeating: 0, count: levels.count)))
+        let shared = Locked(Shared(state: state, schedule: Schedule(dag: dag, scheduling: options.scheduling)))
         self.shared = shared
         let durability = options.durability
         self.persister = Persister(
@@ -116,9 +89,9 @@ final class RunCoordinator: Sendable {
                 let started = clock.now
                 switch batch {
                 case .events(let events):
-                    try await store.append(events, to: key, durability: sync ? durability : .buffered)
+                    try await writer.append(events, durability: sync ? durability : .buffered)
                 case .snapshot(let state):
-                    try await store.save(state, durability: durability)
+                    try await writer.save(state, durability: durability)
                 }
                 let elapsed = clock.now - started
                 shared.withLock { shared in
@@ -134,90 +107,129 @@ final class RunCoordinator: Sendable {
     func run() async throws -> ExecutionResult {
         let clock = ContinuousClock()
         let started = clock.now
-        let workers = shared.withLock { shared in
+        let (workers, startSequence) = shared.withLock { shared in
+            let recovering = shared.state.status == .running
             emit(&shared, .workflowStarted(status: .running))
+            if recovering { recordCrashes(&shared) }
+            if let reason = options.cancellation?.reason {
+                shared.cancelReason = reason
+                return (0, shared.state.lastSequence)
+            }
+            if recovering, shared.state.recoveries > options.recoveryLimit {
+                failForRecoveryLimit(&shared)
+                return (0, shared.state.lastSequence)
+            }
             prepare(&shared)
-            startInitialNodes(&shared)
-            return min(options.maxConcurrency, shared.unfinished)
+            push(shared.schedule.initialReady())
+            if shared.schedule.unfinished == 0 { queue.close() }
+            return (min(options.maxConcurrency, shared.schedule.unfinished), shared.state.lastSequence)
         }
-        logger.info("workflow started", metadata: ["nodes": "\(dag.count)", "to_run": "\(workers)"])
-        if workers > 0 {
-            await withTaskGroup(of: WorkerExit?.self) { group in
-                for _ in 0..<workers {
-                    group.addTask { await self.worker() }
-                }
-                if deferredSync {
-                    group.addTask { await self.syncLateCompletions() }
-                }
-                var running = workers
-                for await exit in group {
-                    if exit == .stop {
-                        queue.close()
-                        group.cancelAll()
-                    }
-                    if exit != nil {
-                        running -= 1
-                        // The workers are done: stop the timer task too.
-                        if running == 0 { group.cancelAll() }
-                    }
-                }
+        // The start (and any crash found) is written before a node runs, so that a crash in
+        // this run is seen, and counted, by the next (see ExecutionOptions.recoveryLimit).
+        if workers > 0, options.persistence != .end {
+            if journaling {
+                await persister.publish(upTo: startSequence)
+            } else if !(await commit(upTo: startSequence)) {
+                return try await conclude()
             }
         }
+        logger.info("workflow started", metadata: ["nodes": "\(dag.count)", "to_run": "\(workers)"])
+        if workers > 0 { await runWorkers(workers) }
         var result = try await conclude()
         result.metrics.duration = clock.now - started
         return result
     }
 
-    /// Decides, in topological order, which nodes this run handles: those not completed or
-    /// failed before, less those blocked by a failed dependency (recorded `skipped`).
-    private func prepare(_ shared: inout Shared) {
-        let hadFailure = shared.state.nodes.contains { $0.status == .failed }
-        if hadFailure, options.failurePolicy == .failFast { return }
-        var blockedBy = [Int?](repeating: nil, count: dag.count)
-        for level in levels {
-            for index in level {
-                switch shared.state.nodes[index].status {
-                case .completed:
-                    shared.metrics.nodesAlreadyCompleted += 1
-                    continue
-                case .failed:
-                    blockedBy[index] = index
-                    continue
-                default:
-                    break
+    /// The worker tasks, the late-sync timer and the cancellation watcher, until the workers end.
+    private func runWorkers(_ workers: Int) async {
+        enum Exit { case worker(WorkerExit), helper }
+        await withTaskGroup(of: Exit.self) { group in
+            for _ in 0..<workers {
+                group.addTask { .worker(await self.worker()) }
+            }
+            if deferredSync {
+                group.addTask {
+                    await self.syncLateCompletions()
+                    return .helper
                 }
-                if let blocker = dependencies[index].lazy.compactMap({ blockedBy[$0] }).first {
-                    blockedBy[index] = blocker
-                    emit(&shared, .nodeSkipped(node: dag.nodes[index].name, reason: skipReason(blocker)), node: index)
-                    shared.metrics.nodesSkipped += 1
-                    continue
+            }
+            if let request = options.cancellation {
+                group.addTask {
+                    if let reason = await request.wait() {
+                        self.shared.withLock { $0.cancelReason = $0.cancelReason ?? reason }
+                        self.queue.close()
+                        return .worker(.stop)
+                    }
+                    return .helper
                 }
-                shared.active[index] = true
-                shared.remaining[index] = Int32(
-                    dependencies[index].count { shared.state.nodes[$0].status != .completed })
-                shared.unfinished += 1
-                shared.levelRemaining[levelOf[index]] += 1
+            }
+            var running = workers
+            for await exit in group {
+                guard case .worker(let end) = exit else { continue }
+                if end == .stop {
+                    queue.close()
+                    group.cancelAll()
+                }
+                running -= 1
+                // The workers are done: stop the helpers too.
+                if running <= 0 { group.cancelAll() }
             }
         }
     }
 
-    private func startInitialNodes(_ shared: inout Shared) {
-        if shared.unfinished == 0 {
-            queue.close()
-            return
+    /// A run that finds the workflow `running` recovers it from a crash: every node found with
+    /// an attempt open had that attempt cut short by the crash, which is recorded (it stays
+    /// counted against the node's retry budget).
+    private func recordCrashes(_ shared: inout Shared) {
+        for index in shared.state.nodes.indices {
+            let node = shared.state.nodes[index]
+            guard node.status == .running, node.attemptOpen else { continue }
+            emit(
+                &shared,
+                .nodeCrashed(
+                    node: node.name, attempt: Int(node.attempts),
+                    error: "attempt \(node.attempts) was cut short by a crash of the process running it"),
+                node: index)
+            logger.warning(
+                "node attempt cut short by a crash", metadata: ["node": "\(node.name)", "attempt": "\(node.attempts)"])
         }
-        switch options.scheduling {
-        case .levels:
-            advanceLevels(&shared)
-        case .dependencies:
-            queue.push(shared.active.indices.filter { shared.active[$0] && shared.remaining[$0] == 0 })
+    }
+
+    /// Fails a workflow recovered more than ``ExecutionOptions/recoveryLimit`` times without a
+    /// node completing, running nothing: the nodes a crash left unfinished fail with the reason.
+    private func failForRecoveryLimit(_ shared: inout Shared) {
+        let reason =
+            "recovery limit: recovered \(shared.state.recoveries) times after a crash without a node completing (limit \(options.recoveryLimit))"
+        for index in shared.state.nodes.indices where shared.state.nodes[index].status == .interrupted
+            || shared.state.nodes[index].status == .running
+        {
+            emit(&shared, .nodeFailed(node: dag.nodes[index].name, attempt: nil, error: reason), node: index)
+            shared.metrics.nodesFailed += 1
         }
+        shared.failReason = reason
+        logger.error("workflow failed", metadata: ["reason": "\(reason)"])
+    }
+
+    /// Decides which nodes this run handles (see ``Schedule/prepare(statuses:failFast:)``) and
+    /// records those blocked by a failed dependency `skipped`.
+    private func prepare(_ shared: inout Shared) {
+        let preparation = shared.schedule.prepare(
+            statuses: shared.state.nodes.map(\.status), failFast: options.failurePolicy == .failFast)
+        shared.metrics.nodesAlreadyCompleted += preparation.alreadyCompleted
+        for (index, blocker) in preparation.skipped {
+            emit(&shared, .nodeSkipped(node: dag.nodes[index].name, reason: skipReason(blocker)), node: index)
+            shared.metrics.nodesSkipped += 1
+        }
+    }
+
+    private func push(_ ready: [Int]) {
+        queue.push(ready)
     }
 
     private func worker() async -> WorkerExit {
         while let index = await nextNode() {
             if Task.isCancelled { return .stop }
-            let outcome = await attempt(index)
+            let outcome = await attempts(of: index).run()
             if await finish(index, outcome) == .stop { return .stop }
         }
         return shared.withLock { $0.persistFailure == nil } ? .drained : .stop
@@ -245,7 +257,10 @@ final class RunCoordinator: Sendable {
             case .run(let index):
                 return index
             case .commit(let sequence):
-                guard await commitAndRelease(upTo: sequence) else { return nil }
+                guard await commit(upTo: sequence) else { return nil }
+                shared.withLock { shared in
+                    if shared.schedule.unfinished == 0 { queue.close() }
+                }
             case .wait:
                 let index = await queue.next()
                 shared.withLock { $0.idleWorkers -= 1 }
@@ -254,9 +269,10 @@ final class RunCoordinator: Sendable {
         }
     }
 
-    /// Commits everything up to `sequence`, then releases the dependents of every completion the
-    /// commit covered. Returns false (and records the failure) when the commit fails.
-    private func commitAndRelease(upTo sequence: UInt64) async -> Bool {
+    /// Commits everything up to `sequence` and releases the dependents of every completion the
+    /// commit covered. On failure records it (the first failure is the one reported), logs it
+    /// and returns false: the run stops. Every commit of a run but the last goes through here.
+    private func commit(upTo sequence: UInt64) async -> Bool {
         do {
             try await persister.commit(upTo: sequence)
         } catch {
@@ -265,16 +281,13 @@ final class RunCoordinator: Sendable {
             return false
         }
         let durable = persister.durableSequence
-        shared.withLock { shared in
-            releaseCommitted(upTo: durable, &shared)
-            if shared.unfinished == 0 { queue.close() }
-        }
+        shared.withLock { releaseCommitted(upTo: durable, &$0) }
         return true
     }
 
     /// Commits completions that have waited ``maxSyncDelay`` for a dependent to need them, so
     /// that no end stays unsynced for long while the workers run long nodes. Ends when cancelled.
-    private func syncLateCompletions() async -> WorkerExit? {
+    private func syncLateCompletions() async {
         let clock = ContinuousClock()
         while true {
             let wait = shared.withLock { shared in
@@ -284,7 +297,7 @@ final class RunCoordinator: Sendable {
                 do {
                     try await Task.sleep(for: wait)
                 } catch {
-                    return nil
+                    return
                 }
             }
             let sequence: UInt64? = shared.withLock { shared in
@@ -293,86 +306,73 @@ final class RunCoordinator: Sendable {
                 }
                 return shared.state.lastSequence
             }
-            if let sequence, !(await commitAndRelease(upTo: sequence)) {
-                queue.close()
-                return nil
-            }
-        }
-    }
-
-    /// Runs node `index` until it completes, fails for good or is cancelled.
-    private func attempt(_ index: Int) async -> Outcome {
-        let node = dag.nodes[index]
-        var failures = 0
-        while true {
-            let (attempt, sequence) = shared.withLock { shared in
-                let attempt = shared.state.nodes[index].attempts &+ 1
-                emit(&shared, .nodeStarted(node: dag.nodes[index].name, attempt: Int(attempt)), node: index)
-                shared.metrics.attemptsStarted += 1
-                return (attempt, shared.state.lastSequence)
-            }
-            // The start reaches the journal now (unsynced; the next commit syncs it), so a
-            // follower sees it at once and a crash mid-action usually finds the node running.
-            if journaling { await persister.publish(upTo: sequence) }
-            var nodeLogger = logger
-            nodeLogger[metadataKey: "node"] = "\(node.name)"
-            let context = NodeContext(
-                workflowID: key.id, tenant: key.tenant, node: node.name, attempt: Int(attempt),
-                idempotencyKey: "\(key.tenant)/\(key.id)/\(node.name)", logger: nodeLogger,
-                coordinator: self)
-            let error: any Error
-            do {
-                let output = try await invoke(node, context)
-                do {
-                    try PayloadLimits.check(
-                        output.bytes.count, limit: options.limits.maxOutputBytes,
-                        what: "output of node \(Names.quoted(node.name))")
-                } catch {
-                    return .failed(error.message)
+            if let sequence {
+                guard await commit(upTo: sequence) else {
+                    queue.close()
+                    return
                 }
-                return .completed(output.bytes)
-            } catch let thrown {
-                error = thrown
-            }
-            if Task.isCancelled || error is CancellationError { return .cancelled }
-            failures += 1
-            let message = Self.describe(error)
-            guard failures < node.retry.maxAttempts, node.retry.shouldRetry(error) else {
-                return .failed(message)
-            }
-            let delay = node.retry.backoff(beforeRetry: failures, random: Double.random(in: 0..<1))
-            shared.withLock { shared in
-                emit(
-                    &shared, .nodeRetried(node: node.name, attempt: Int(attempt), delay: delay, error: message),
-                    node: index)
-                shared.metrics.retries += 1
-            }
-            do {
-                try await Task.sleep(for: delay)
-            } catch {
-                return .cancelled
+                shared.withLock { shared in
+                    if shared.schedule.unfinished == 0 { queue.close() }
+                }
             }
         }
     }
 
-    /// Calls the node's action, racing it against its timeout when it has one.
-    private func invoke(_ node: DAG.Node, _ context: NodeContext) async throws -> NodeOutput {
-        guard let timeout = node.timeout else { return try await node.action(context) }
-        return try await withThrowingTaskGroup(of: NodeOutput?.self) { group in
-            group.addTask { try await node.action(context) }
-            group.addTask {
-                try await Task.sleep(for: timeout)
-                return nil
-            }
-            defer { group.cancelAll() }
-            if let output = try await group.next() ?? nil { return output }
-            throw FlowError(.timeout, "node \(Names.quoted(node.name)) timed out after \(timeout)")
-        }
+    /// The attempt loop of node `index`, recording through this run.
+    private func attempts(of index: Int) -> AttemptLoop {
+        let node = dag.nodes[index]
+        let budget = RetryBudget(maxAttempts: node.retry.maxAttempts)
+        return AttemptLoop(
+            node: node, maxOutputBytes: options.limits.maxOutputBytes,
+            begin: {
+                let begun: Result<(attempt: UInt32, sequence: UInt64), BudgetSpent> = self.shared.withLock { shared in
+                    if let refusal = budget.refusal(for: shared.state.nodes[index]) {
+                        self.logger.warning("node not started", metadata: ["node": "\(node.name)", "reason": "\(refusal)"])
+                        return .failure(BudgetSpent(message: refusal))
+                    }
+                    let attempt = shared.state.nodes[index].attempts &+ 1
+                    self.emit(&shared, .nodeStarted(node: node.name, attempt: Int(attempt)), node: index)
+                    shared.metrics.attemptsStarted += 1
+                    return .success((attempt, shared.state.lastSequence))
+                }
+                let start: (attempt: UInt32, sequence: UInt64)
+                switch begun {
+                case .failure(let spent): return .refused(spent.message)
+                case .success(let started): start = started
+                }
+                // The start reaches the journal now (unsynced; the next commit syncs it), so a
+                // follower sees it at once and a crash mid-action usually finds the node running.
+                if self.journaling { await self.persister.publish(upTo: start.sequence) }
+                var nodeLogger = self.logger
+                nodeLogger[metadataKey: "node"] = "\(node.name)"
+                let context = NodeContext(
+                    workflowID: self.key.id, tenant: self.key.tenant, node: node.name, attempt: Int(start.attempt),
+                    idempotencyKey: "\(self.key.tenant)/\(self.key.id)/\(node.name)", logger: nodeLogger,
+                    coordinator: self)
+                return .started(attempt: start.attempt, context: context)
+            },
+            retry: { attempt, message, backoff in
+                self.shared.withLock { shared in
+                    let state = shared.state.nodes[index]
+                    guard budget.allowsRetry(after: state) else { return nil }
+                    let delay = backoff(Int(state.countedAttempts))
+                    self.emit(
+                        &shared, .nodeRetried(node: node.name, attempt: Int(attempt), delay: delay, error: message),
+                        node: index)
+                    shared.metrics.retries += 1
+                    return delay
+                }
+            })
+    }
+
+    /// A node whose retry budget is spent, with the message it fails with.
+    private struct BudgetSpent: Error {
+        var message: String
     }
 
     /// Records how node `index` ended, makes it durable as the strategy says, then lets the
     /// nodes that waited for it start.
-    private func finish(_ index: Int, _ outcome: Outcome) async -> WorkerExit {
+    private func finish(_ index: Int, _ outcome: AttemptOutcome) async -> WorkerExit {
         let (sequence, levelDone, deferred) = shared.withLock { shared in
             switch outcome {
             case .completed(let output):
@@ -385,13 +385,24 @@ final class RunCoordinator: Sendable {
                 if options.failurePolicy == .failFast {
                     shared.failFastTriggered = true
                 } else {
-                    skipDescendants(of: index, &shared)
+                    for skipped in shared.schedule.skipDescendants(of: index) {
+                        emit(&shared, .nodeSkipped(node: dag.nodes[skipped].name, reason: skipReason(index)), node: skipped)
+                        shared.metrics.nodesSkipped += 1
+                    }
                 }
-            case .cancelled:
-                emit(&shared, .nodeCancelled(node: dag.nodes[index].name), node: index)
+            case .cancelled(let attempt):
+                // Stopped by fail-fast or a cancellation asked for: cancelled; by the task's
+                // cancellation (an interrupt of the process): interrupted, which resumes.
+                if shared.failFastTriggered || shared.cancelReason != nil {
+                    emit(&shared, .nodeCancelled(node: dag.nodes[index].name), node: index)
+                } else {
+                    emit(
+                        &shared, .nodeInterrupted(node: dag.nodes[index].name, attempt: attempt > 0 ? Int(attempt) : nil),
+                        node: index)
+                }
                 shared.metrics.nodesCancelled += 1
             }
-            let levelDone = markEnded(index, &shared)
+            let levelDone = shared.schedule.end(index)
             // Nothing needs this completion synced yet while other nodes are ready and no
             // worker waits: its dependents are released by a later commit.
             if deferredSync, case .completed = outcome, !queue.isEmpty, shared.idleWorkers == 0 {
@@ -403,38 +414,15 @@ final class RunCoordinator: Sendable {
         if deferred { return .drained }
         let checkpoint =
             options.persistence == .node || (options.persistence == .level && levelDone)
-        if checkpoint {
-            do {
-                try await persister.commit(upTo: sequence)
-            } catch {
-                shared.withLock { $0.persistFailure = $0.persistFailure ?? error }
-                logger.error("persistence failed; the run stops", metadata: ["error": "\(error.message)"])
-                return .stop
-            }
-        }
-        let durable = persister.durableSequence
+        if checkpoint, !(await commit(upTo: sequence)) { return .stop }
         return shared.withLock { shared in
-            if shared.failFastTriggered { return .stop }
+            if shared.failFastTriggered || shared.cancelReason != nil { return .stop }
             if case .cancelled = outcome { return .stop }
-            if case .completed = outcome { release(index, &shared) }
-            // The commit covered the completions waiting for one too.
-            releaseCommitted(upTo: durable, &shared)
-            if options.scheduling == .levels { advanceLevels(&shared) }
-            if shared.unfinished == 0 { queue.close() }
+            if case .completed = outcome { push(shared.schedule.release(index)) }
+            if options.scheduling == .levels { push(shared.schedule.advanceLevels()) }
+            if shared.schedule.unfinished == 0 { queue.close() }
             return .drained
         }
-    }
-
-    /// Lets the nodes that waited for completed node `index` start (dependency scheduling;
-    /// level scheduling starts whole levels in ``advanceLevels(_:)``).
-    private func release(_ index: Int, _ shared: inout Shared) {
-        guard options.scheduling == .dependencies else { return }
-        var ready: [Int] = []
-        for dependent in dependents[index] where shared.active[dependent] {
-            shared.remaining[dependent] -= 1
-            if shared.remaining[dependent] == 0 { ready.append(dependent) }
-        }
-        queue.push(ready)
     }
 
     /// Releases every waiting completion whose end is durable (sequence up to `durable`).
@@ -442,38 +430,7 @@ final class RunCoordinator: Sendable {
         guard let first = shared.unreleased.first, first.sequence <= durable else { return }
         let covered = shared.unreleased.prefix { $0.sequence <= durable }
         shared.unreleased.removeFirst(covered.count)
-        for entry in covered { release(entry.index, &shared) }
-    }
-
-    /// Pushes the next level once every active node of the levels before it has ended.
-    private func advanceLevels(_ shared: inout Shared) {
-        while shared.currentLevel < levels.count, shared.levelRemaining[shared.currentLevel] == 0 {
-            shared.currentLevel += 1
-        }
-        guard shared.currentLevel < levels.count, shared.nextLevelToPush <= shared.currentLevel else { return }
-        let level = shared.currentLevel
-        shared.nextLevelToPush = level + 1
-        queue.push(levels[level].filter { shared.active[$0] })
-    }
-
-    /// Records the end of node `index`; returns whether it was the last of its level.
-    private func markEnded(_ index: Int, _ shared: inout Shared) -> Bool {
-        shared.active[index] = false
-        shared.unfinished -= 1
-        shared.levelRemaining[levelOf[index]] -= 1
-        return shared.levelRemaining[levelOf[index]] == 0
-    }
-
-    private func skipDescendants(of failed: Int, _ shared: inout Shared) {
-        var stack = dependents[failed]
-        let reason = skipReason(failed)
-        while let next = stack.popLast() {
-            guard shared.active[next] else { continue }
-            emit(&shared, .nodeSkipped(node: dag.nodes[next].name, reason: reason), node: next)
-            shared.metrics.nodesSkipped += 1
-            _ = markEnded(next, &shared)
-            stack.append(contentsOf: dependents[next])
-        }
+        for entry in covered { push(shared.schedule.release(entry.index)) }
     }
 
     private func skipReason(_ failed: Int) -> String {
@@ -485,15 +442,20 @@ final class RunCoordinator: Sendable {
         if let failure = shared.withLock({ $0.persistFailure }) { throw failure }
         let sequence = shared.withLock { shared in
             let nodes = shared.state.nodes
-            let status: WorkflowStatus =
-                if nodes.contains(where: { $0.status == .failed }) {
-                    .failed
-                } else if nodes.allSatisfy({ $0.status == .completed }) {
-                    .completed
-                } else {
-                    .cancelled
-                }
-            emit(&shared, .workflowFinished(status: status))
+            var reason: String?
+            let status: WorkflowStatus
+            if let cancelled = shared.cancelReason {
+                status = .cancelled
+                reason = cancelled
+            } else if nodes.contains(where: { $0.status == .failed }) {
+                status = .failed
+                reason = shared.failReason
+            } else if nodes.allSatisfy({ Schedule.satisfies($0.status) }) {
+                status = .completed
+            } else {
+                status = .interrupted
+            }
+            emit(&shared, .workflowFinished(status: status, reason: reason))
             logger.info("workflow finished", metadata: ["status": "\(status)"])
             return shared.state.lastSequence
         }

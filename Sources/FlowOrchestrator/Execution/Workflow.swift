@@ -41,19 +41,27 @@ public struct Workflow: Sendable {
     ///
     /// A workflow not in the store starts with `input` (and `definition`, an opaque description
     /// kept with the state); a stored one resumes with its stored input: nodes found `running`
-    /// (their process died) run again with their attempt counted, `skipped` and `cancelled` nodes
-    /// are reconsidered, `failed` nodes stay failed until reset. Node failures and cancellation
-    /// are reported in the result's status, not thrown.
+    /// (their process died) run again with the attempt the crash cut short counted against their
+    /// retry budget (a node whose budget the crashes spent fails, saying how many attempts
+    /// crashes interrupted), `interrupted`, `skipped` and `cancelled` nodes are reconsidered,
+    /// `failed` nodes stay failed until reset. A workflow recovered from a crash more than
+    /// `options.recoveryLimit` times without a node completing is failed with that reason.
+    ///
+    /// Cancelling the calling task interrupts the run: the nodes in flight and the workflow are
+    /// recorded `interrupted`, and the next call resumes them. `options.cancellation` cancels it
+    /// for good (`cancelled`). Node failures, interrupts and cancellation are reported in the
+    /// result's status, not thrown.
     ///
     /// When this returns, the final state is durable as `options.durability` says. Throws
     /// ``FlowError``: `invalidID`, `locked` (another writer), `fingerprintMismatch`,
-    /// `payloadTooLarge` (input), `corruptData`, `persistenceFailed` (the run stopped; the store
+    /// `payloadTooLarge` (input), `cancelled` (the stored workflow was cancelled: reset it
+    /// first), `corruptData`, `newerFormat`, `persistenceFailed` (the run stopped; the store
     /// holds the last durable state).
     public func execute(input: Data = Data(), definition: Data? = nil) async throws -> ExecutionResult {
         let key = try WorkflowKey(tenant: tenant, id: id)
         try PayloadLimits.check(
             input.count, limit: options.limits.maxInputBytes, what: "input of workflow \(key)")
-        return try await withWriter(key) {
+        return try await store.withWriter(key) { writer in
             var state: WorkflowState
             var saveFirst = false
             if let stored = try await store.loadIfPresent(key) {
@@ -63,15 +71,20 @@ public struct Workflow: Sendable {
                 if state.status == .completed, state.nodes.allSatisfy({ $0.status == .completed }) {
                     return ExecutionResult(state: state, metrics: ExecutionMetrics())
                 }
+                if state.status == .cancelled {
+                    throw FlowError(
+                        .cancelled,
+                        "workflow \(key) was cancelled (\(state.reason ?? "by request")); reset a node to run it again")
+                }
             } else {
                 state = WorkflowState(
                     id: key.id, tenant: key.tenant, fingerprint: dag.fingerprint,
                     nodeNames: dag.nodeNames, input: input, definition: definition)
                 saveFirst = options.persistence != .end
             }
-            if saveFirst { try await store.save(state, durability: options.durability) }
+            if saveFirst { try await writer.save(state, durability: options.durability) }
             let coordinator = RunCoordinator(
-                key: key, dag: dag, state: state, store: store, options: options, logger: logger)
+                key: key, dag: dag, state: state, store: store, writer: writer, options: options, logger: logger)
             return try await coordinator.run()
         }
     }
@@ -83,24 +96,30 @@ public struct Workflow: Sendable {
 
     // MARK: Manual and partial recovery
 
-    /// Sets every failed node back to pending so that the next ``execute(input:definition:)``
-    /// runs it again. Durable on return as `options.durability` says.
+    /// Sets every failed node (and, in a cancelled workflow, every cancelled one) back to
+    /// pending so that the next ``execute(input:definition:)`` runs it again. Durable on return as `options.durability` says.
     @discardableResult
     public func resetFailedNodes() async throws -> WorkflowState {
-        try await recover { state in
-            state.nodes.indices.filter { state.nodes[$0].status == .failed }
-                .map { ($0, .nodeReset(node: state.nodes[$0].name)) }
+        try await change { state in
+            // A cancelled workflow's cancelled nodes count as failed here: resetting reopens it.
+            state.nodes.indices.filter {
+                state.nodes[$0].status == .failed || (state.status == .cancelled && state.nodes[$0].status == .cancelled)
+            }
+            .map { ($0, .nodeReset(node: state.nodes[$0].name)) }
         }
     }
 
     /// Sets `node` (and, if asked, every node that depends on it) back to pending, whatever its
-    /// status, so that the next run runs it again. Durable on return.
+    /// status, so that the next run runs it again; a cancelled workflow is reopened by it.
+    /// Durable on return.
     @discardableResult
     public func reset(node: String, includingDescendants: Bool = false) async throws -> WorkflowState {
         let index = try nodeIndex(node)
         let targets = [index] + (includingDescendants ? dag.descendants(of: index) : [])
-        return try await recover { state in
-            targets.filter { state.nodes[$0].status != .pending }.map { ($0, .nodeReset(node: state.nodes[$0].name)) }
+        return try await change { state in
+            // A pending node of a cancelled workflow is reset too: that is what reopens it.
+            targets.filter { state.nodes[$0].status != .pending || state.status == .cancelled }
+                .map { ($0, .nodeReset(node: state.nodes[$0].name)) }
         }
     }
 
@@ -111,7 +130,26 @@ public struct Workflow: Sendable {
         let index = try nodeIndex(node)
         try PayloadLimits.check(
             output.count, limit: options.limits.maxOutputBytes, what: "output of node \(Names.quoted(node))")
-        return try await recover { state in [(index, .nodeMarkedCompleted(node: state.nodes[index].name, output: output))] }
+        return try await change { state in [(index, .nodeMarkedCompleted(node: state.nodes[index].name, output: output))] }
+    }
+
+    /// Cancels the stored workflow for good: every node not finished is recorded `cancelled`,
+    /// the workflow `cancelled` with `reason` (``WorkflowState/reason``), and a later
+    /// ``execute(input:definition:)`` refuses it until a node is reset. A completed workflow is
+    /// left as it is. Durable on return as `options.durability` says.
+    ///
+    /// This takes the workflow's writer, so it throws `locked` while a process runs the
+    /// workflow; to cancel a run in progress in this process, give it a ``CancellationRequest``.
+    @discardableResult
+    public func cancel(reason: String = "cancelled by request") async throws -> WorkflowState {
+        try await change { state in
+            guard state.status != .completed, state.status != .cancelled else { return [] }
+            var changes: [(Int?, WorkflowEvent.Change)] = state.nodes.indices
+                .filter { !state.nodes[$0].status.isFinished }
+                .map { ($0, .nodeCancelled(node: state.nodes[$0].name)) }
+            changes.append((nil, .workflowFinished(status: .cancelled, reason: reason)))
+            return changes
+        }
     }
 
     // MARK: Helpers
@@ -123,30 +161,30 @@ public struct Workflow: Sendable {
         return index
     }
 
-    /// Loads the stored state under the writer lock, applies the events `changes` asks for and
-    /// persists them (journaled when the store keeps a journal, as a snapshot otherwise). Each
-    /// change comes with the index of the node it names.
-    private func recover(
-        _ changes: @Sendable (WorkflowState) -> [(Int, WorkflowEvent.Change)]
+    /// Loads the stored state under the writer lock, applies the changes `changes` asks for
+    /// (each with the index of the node it names, if any) and persists them (journaled when the
+    /// store keeps a journal, as a snapshot otherwise).
+    private func change(
+        _ changes: @Sendable (WorkflowState) -> [(Int?, WorkflowEvent.Change)]
     ) async throws -> WorkflowState {
         let key = try WorkflowKey(tenant: tenant, id: id)
-        return try await withWriter(key) {
+        return try await store.withWriter(key) { writer in
             var state = try checked(try await store.load(key), key: key)
             if state.fingerprint != dag.fingerprint { state.reconcile(with: dag) }
             var events: [WorkflowEvent] = []
             for (index, change) in changes(state) {
                 let event = WorkflowEvent(
                     sequence: state.lastSequence &+ 1, time: .nowMicroseconds(), change: change,
-                    nodeIndex: Int32(index))
+                    nodeIndex: index.map(Int32.init) ?? -1)
                 try state.apply(event)
                 events.append(event)
             }
             guard !events.isEmpty else { return state }
             logger.info("state changed by hand", metadata: ["workflow": "\(key)", "events": "\(events.count)"])
             if store.supportsJournal, state.fingerprint == dag.fingerprint {
-                try await store.append(events, to: key, durability: options.durability)
+                try await writer.append(events, durability: options.durability)
             } else {
-                try await store.save(state, durability: options.durability)
+                try await writer.save(state, durability: options.durability)
             }
             return state
         }
@@ -165,18 +203,6 @@ public struct Workflow: Sendable {
             )
         }
         return state
-    }
-
-    private func withWriter<T>(_ key: WorkflowKey, _ body: () async throws -> T) async throws -> T {
-        let lease = try await store.acquireWriter(key)
-        do {
-            let result = try await body()
-            await lease.release()
-            return result
-        } catch {
-            await lease.release()
-            throw error
-        }
     }
 }
 

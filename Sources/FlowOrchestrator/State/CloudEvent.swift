@@ -29,8 +29,11 @@ public enum CloudEvent {
         if let node = event.node { object["subject"] = node }
         var data: [String: Any] = [:]
         switch event.change {
-        case .workflowStarted(let status), .workflowFinished(let status):
+        case .workflowStarted(let status):
             data["workflow_status"] = status.description
+        case .workflowFinished(let status, let reason):
+            data["workflow_status"] = status.description
+            if let reason { data["error"] = reason }
         case .nodeStarted(_, let attempt):
             data["attempt"] = attempt
         case .nodeCompleted(_, let output), .nodeMarkedCompleted(_, let output):
@@ -43,7 +46,9 @@ public enum CloudEvent {
             if delay != .zero { data["delay_us"] = delay.microseconds }
         case .nodeSkipped(_, let reason):
             data["error"] = reason
-        case .nodeCancelled, .nodeReset:
+        case .nodeCrashed(_, _, let error):
+            data["error"] = error
+        case .nodeCancelled, .nodeReset, .nodeInterrupted:
             break
         case .dataSet(let key, let value):
             data["key"] = key

@@ -27,6 +27,27 @@ public struct NodeState: Sendable, Equatable, Codable {
     /// The output as stored (see ``output``).
     var storedOutput: NodeOutputBytes = .none
 
+    /// Attempts counted against the node's retry budget (``RetryPolicy/maxAttempts``) since it
+    /// was last reset or completed: every attempt the store recorded as started, including
+    /// those a crash cut short, less those an interrupt cut short (given back).
+    public internal(set) var countedAttempts: UInt32 = 0
+    /// Of the ``countedAttempts``, how many a crash cut short (the node was found running with
+    /// its attempt open when a later run recovered the workflow).
+    public internal(set) var crashedAttempts: UInt32 = 0
+    /// Whether the latest attempt has started and not ended: a node found running with an open
+    /// attempt was cut short by a crash; one between attempts (waiting to retry) was not.
+    public internal(set) var attemptOpen = false
+
+    /// Whether any of the retry-budget fields is set (snapshots store them only then).
+    var hasBudgetInUse: Bool { countedAttempts != 0 || crashedAttempts != 0 || attemptOpen }
+
+    /// Starts a fresh retry budget (at completion and reset).
+    mutating func resetBudget() {
+        countedAttempts = 0
+        crashedAttempts = 0
+        attemptOpen = false
+    }
+
     /// A pending node that has never run.
     public init(name: String) {
         self.name = name
@@ -61,10 +82,13 @@ public struct NodeState: Sendable, Equatable, Codable {
     public static func == (a: NodeState, b: NodeState) -> Bool {
         a.name == b.name && a.status == b.status && a.attempts == b.attempts && a.startedAt == b.startedAt
             && a.endedAt == b.endedAt && a.lastError == b.lastError && a.storedOutput == b.storedOutput
+            && a.countedAttempts == b.countedAttempts && a.crashedAttempts == b.crashedAttempts
+            && a.attemptOpen == b.attemptOpen
     }
 
     private enum CodingKeys: String, CodingKey {
         case name, status, attempts, startedAt, endedAt, lastError, output
+        case countedAttempts, crashedAttempts, attemptOpen
     }
 
     public init(from decoder: any Decoder) throws {
@@ -76,6 +100,9 @@ public struct NodeState: Sendable, Equatable, Codable {
         endedAt = try container.decodeIfPresent(Date.self, forKey: .endedAt)
         lastError = try container.decodeIfPresent(String.self, forKey: .lastError)
         output = try container.decodeIfPresent(Data.self, forKey: .output)
+        countedAttempts = try container.decodeIfPresent(UInt32.self, forKey: .countedAttempts) ?? 0
+        crashedAttempts = try container.decodeIfPresent(UInt32.self, forKey: .crashedAttempts) ?? 0
+        attemptOpen = try container.decodeIfPresent(Bool.self, forKey: .attemptOpen) ?? false
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -87,6 +114,9 @@ public struct NodeState: Sendable, Equatable, Codable {
         try container.encodeIfPresent(endedAt, forKey: .endedAt)
         try container.encodeIfPresent(lastError, forKey: .lastError)
         try container.encodeIfPresent(output, forKey: .output)
+        if countedAttempts != 0 { try container.encode(countedAttempts, forKey: .countedAttempts) }
+        if crashedAttempts != 0 { try container.encode(crashedAttempts, forKey: .crashedAttempts) }
+        if attemptOpen { try container.encode(attemptOpen, forKey: .attemptOpen) }
     }
 }
 

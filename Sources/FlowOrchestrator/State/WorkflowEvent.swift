@@ -28,8 +28,16 @@ public struct WorkflowEvent: Sendable, Equatable {
         case nodeMarkedCompleted(node: String, output: Data)
         /// The workflow data `key` was set to `value`; nil removes it.
         case dataSet(key: String, value: Data?)
-        /// The workflow run ended in `status`.
-        case workflowFinished(status: WorkflowStatus)
+        /// The workflow run ended in `status`; `reason` says why when no node's error does (the
+        /// recovery limit, a cancellation's reason), and is kept as ``WorkflowState/reason``.
+        case workflowFinished(status: WorkflowStatus, reason: String?)
+        /// `node` was in flight when its process was interrupted (task cancellation of the run);
+        /// `attempt` is the attempt cut short, nil when the node was waiting to retry. The
+        /// attempt is given back to the node's retry budget; the node runs again on resume.
+        case nodeInterrupted(node: String, attempt: Int?)
+        /// Found at recovery: attempt `attempt` of `node` was cut short by a crash of the process
+        /// that ran it, as `error` says. The attempt stays counted against the node's retry budget.
+        case nodeCrashed(node: String, attempt: Int, error: String)
     }
 
     /// The name of a kind of change, for display and filtering: `node.started`, `data.set`, ...
@@ -46,6 +54,8 @@ public struct WorkflowEvent: Sendable, Equatable {
         case dataSet = "data.set"
         case workflowFinished = "workflow.finished"
         case nodeMarkedCompleted = "node.marked_completed"
+        case nodeInterrupted = "node.interrupted"
+        case nodeCrashed = "node.crashed"
 
         public var description: String { rawValue }
     }
@@ -80,6 +90,54 @@ public struct WorkflowEvent: Sendable, Equatable {
 }
 
 extension WorkflowEvent.Change {
+    /// The values of a change as flat fields, under the names of the journal record and of
+    /// `flowctl history --format json`: 0 for no attempt or delay, nil for the rest.
+    package struct Fields: Sendable, Equatable {
+        package var attempt = 0
+        package var status: WorkflowStatus?
+        package var error: String?
+        package var key: String?
+        package var payload: Data?
+        package var delayMicroseconds = 0
+
+        package init(_ change: WorkflowEvent.Change) {
+            switch change {
+            case .workflowStarted(let status):
+                self.status = status
+            case .workflowFinished(let status, let reason):
+                self.status = status
+                error = reason
+            case .nodeInterrupted(_, let attempt):
+                self.attempt = attempt ?? 0
+            case .nodeCrashed(_, let attempt, let error):
+                self.attempt = attempt
+                self.error = error
+            case .nodeStarted(_, let attempt):
+                self.attempt = attempt
+            case .nodeCompleted(_, let output), .nodeMarkedCompleted(_, let output):
+                payload = output
+            case .nodeFailed(_, let attempt, let error):
+                self.attempt = attempt ?? 0
+                self.error = error
+            case .nodeRetried(_, let attempt, let delay, let error):
+                self.attempt = attempt
+                self.error = error
+                let parts = delay.components
+                delayMicroseconds = Int(parts.seconds * 1_000_000 + parts.attoseconds / 1_000_000_000_000)
+            case .nodeSkipped(_, let reason):
+                error = reason
+            case .nodeCancelled, .nodeReset:
+                break
+            case .dataSet(let key, let value):
+                self.key = key
+                payload = value
+            }
+        }
+    }
+
+    /// This change as flat fields (see ``Fields``).
+    package var fields: Fields { Fields(self) }
+
     /// The kind of this change.
     public var kind: WorkflowEvent.Kind {
         switch self {
@@ -94,6 +152,8 @@ extension WorkflowEvent.Change {
         case .nodeMarkedCompleted: .nodeMarkedCompleted
         case .dataSet: .dataSet
         case .workflowFinished: .workflowFinished
+        case .nodeInterrupted: .nodeInterrupted
+        case .nodeCrashed: .nodeCrashed
         }
     }
 
@@ -102,7 +162,8 @@ extension WorkflowEvent.Change {
         switch self {
         case .nodeStarted(let node, _), .nodeCompleted(let node, _), .nodeFailed(let node, _, _),
             .nodeRetried(let node, _, _, _), .nodeSkipped(let node, _), .nodeCancelled(let node),
-            .nodeReset(let node), .nodeMarkedCompleted(let node, _):
+            .nodeReset(let node), .nodeMarkedCompleted(let node, _), .nodeInterrupted(let node, _),
+            .nodeCrashed(let node, _, _):
             node
         case .workflowStarted, .dataSet, .workflowFinished:
             nil
@@ -119,8 +180,14 @@ extension WorkflowState {
         let index = try check(event, following: lastSequence)
         let time = event.time
         switch event.change {
-        case .workflowStarted(let status), .workflowFinished(let status):
+        case .workflowStarted(let status):
+            // Found running: the run before crashed, and this one recovers it.
+            if self.status == .running { recoveries &+= 1 }
             self.status = status
+        case .workflowFinished(let status, let reason):
+            self.status = status
+            // A failed workflow run again without a change keeps the reason it failed for.
+            self.reason = reason ?? (status == .failed ? self.reason : nil)
         case .dataSet(let key, let value):
             data[key] = value
         case .nodeStarted(_, let attempt):
@@ -129,29 +196,45 @@ extension WorkflowState {
             nodes[index].attempts = UInt32(clamping: attempt)
             nodes[index].startedAt = time
             nodes[index].endedAt = nil
+            nodes[index].countedAttempts &+= 1
+            nodes[index].attemptOpen = true
         case .nodeCompleted(_, let output), .nodeMarkedCompleted(_, let output):
             guard let index else { break }
             nodes[index].status = .completed
             nodes[index].endedAt = time
             nodes[index].lastError = nil
             nodes[index].output = output
+            nodes[index].resetBudget()
+            recoveries = 0
         case .nodeFailed(_, _, let error):
             guard let index else { break }
             nodes[index].status = .failed
             nodes[index].endedAt = time
             nodes[index].lastError = error
+            nodes[index].attemptOpen = false
         case .nodeRetried(_, _, _, let error):
             guard let index else { break }
             nodes[index].lastError = error
+            nodes[index].attemptOpen = false
         case .nodeSkipped(_, let reason):
             guard let index else { break }
             nodes[index].status = .skipped
             nodes[index].endedAt = time
             nodes[index].lastError = reason
-        case .nodeCancelled:
+            nodes[index].attemptOpen = false
+        case .nodeCancelled, .nodeInterrupted:
             guard let index else { break }
-            nodes[index].status = .cancelled
+            if case .nodeCancelled = event.change { nodes[index].status = .cancelled } else { nodes[index].status = .interrupted }
             nodes[index].endedAt = time
+            // The attempt did not fail: it is given back to the retry budget.
+            if nodes[index].attemptOpen, nodes[index].countedAttempts > 0 { nodes[index].countedAttempts -= 1 }
+            nodes[index].attemptOpen = false
+        case .nodeCrashed:
+            guard let index else { break }
+            nodes[index].status = .interrupted
+            nodes[index].endedAt = time
+            nodes[index].crashedAttempts &+= 1
+            nodes[index].attemptOpen = false
         case .nodeReset:
             guard let index else { break }
             // A finished workflow with a node set back to pending has work again.
@@ -161,6 +244,9 @@ extension WorkflowState {
             nodes[index].endedAt = nil
             nodes[index].lastError = nil
             nodes[index].output = nil
+            nodes[index].resetBudget()
+            recoveries = 0
+            reason = nil
         }
         lastSequence = event.sequence
         updatedAt = time

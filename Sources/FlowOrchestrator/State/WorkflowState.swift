@@ -32,6 +32,13 @@ public struct WorkflowState: Sendable, Equatable, Codable {
     public var nodes: [NodeState]
     /// The workflow's shared key-value data.
     public var data: [String: Data]
+    /// Why the workflow has its status, when no node's error says it: for instance
+    /// `recovery limit: ...` for a workflow failed because its runs kept crashing. Set by the
+    /// `workflowFinished` event that carries one, cleared by the next `workflowStarted`.
+    public var reason: String?
+    /// How many times a run recovered the workflow after a crash (found it `running`) since a
+    /// node last completed; compared with ``ExecutionOptions/recoveryLimit``.
+    public var recoveries: UInt32 = 0
 
     /// A new pending workflow, created now unless `createdAt` says otherwise.
     public init(
@@ -51,6 +58,49 @@ public struct WorkflowState: Sendable, Equatable, Codable {
         self.definition = definition
         self.nodes = nodeNames.map(NodeState.init(name:))
         self.data = [:]
+        self.reason = nil
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case formatVersion, id, tenant, fingerprint, status, createdAt, updatedAt, lastSequence, input
+        case definition, nodes, data, reason, recoveries
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        formatVersion = try container.decode(UInt32.self, forKey: .formatVersion)
+        id = try container.decode(String.self, forKey: .id)
+        tenant = try container.decode(String.self, forKey: .tenant)
+        fingerprint = try container.decode(String.self, forKey: .fingerprint)
+        status = try container.decode(WorkflowStatus.self, forKey: .status)
+        createdAt = try container.decode(Date.self, forKey: .createdAt)
+        updatedAt = try container.decode(Date.self, forKey: .updatedAt)
+        lastSequence = try container.decode(UInt64.self, forKey: .lastSequence)
+        input = try container.decode(Data.self, forKey: .input)
+        definition = try container.decodeIfPresent(Data.self, forKey: .definition)
+        nodes = try container.decode([NodeState].self, forKey: .nodes)
+        data = try container.decode([String: Data].self, forKey: .data)
+        // Added after the first release: absent in older files.
+        reason = try container.decodeIfPresent(String.self, forKey: .reason)
+        recoveries = try container.decodeIfPresent(UInt32.self, forKey: .recoveries) ?? 0
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(formatVersion, forKey: .formatVersion)
+        try container.encode(id, forKey: .id)
+        try container.encode(tenant, forKey: .tenant)
+        try container.encode(fingerprint, forKey: .fingerprint)
+        try container.encode(status, forKey: .status)
+        try container.encode(createdAt, forKey: .createdAt)
+        try container.encode(updatedAt, forKey: .updatedAt)
+        try container.encode(lastSequence, forKey: .lastSequence)
+        try container.encode(input, forKey: .input)
+        try container.encodeIfPresent(definition, forKey: .definition)
+        try container.encode(nodes, forKey: .nodes)
+        try container.encode(data, forKey: .data)
+        try container.encodeIfPresent(reason, forKey: .reason)
+        if recoveries != 0 { try container.encode(recoveries, forKey: .recoveries) }
     }
 
     /// The index of the node called `name`, if there is one.

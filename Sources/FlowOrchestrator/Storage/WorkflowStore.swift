@@ -41,6 +41,8 @@ public struct WorkflowSummary: Sendable, Equatable, Codable {
     public var nodeCounts: [NodeStatus: Int]
     /// The bytes the workflow takes in the store, where the store can tell.
     public var storedBytes: Int
+    /// Why the workflow has its status when no node's error says it (``WorkflowState/reason``).
+    public var reason: String?
 
     /// The summary of `state`.
     public init(_ state: WorkflowState, storedBytes: Int = 0) {
@@ -54,6 +56,7 @@ public struct WorkflowSummary: Sendable, Equatable, Codable {
         nodeCount = state.nodes.count
         nodeCounts = state.statusCounts
         self.storedBytes = storedBytes
+        reason = state.reason
     }
 }
 
@@ -145,15 +148,12 @@ public struct WorkflowPage: Sendable, Equatable {
 
 /// Where workflow states live.
 ///
-/// Implementations must be safe to call from many tasks at once. A store that keeps a journal
+/// Implementations must be safe to call from many tasks at once. Reads (``load(_:)``,
+/// ``list(_:)``) need nothing; every write of a workflow's state goes through the
+/// ``WorkflowWriter`` that ``acquireWriter(_:)`` returns, which carries a fencing epoch (see
+/// docs/adr/0005-writers-and-fencing-epochs.md). A store that keeps a journal
 /// (``supportsJournal``) accepts events one batch at a time; others only take whole snapshots.
 public protocol WorkflowStore: Sendable {
-    /// Replaces the stored state of `state`'s workflow with `state`.
-    ///
-    /// Durable when it returns as `durability` says; a crash during the call leaves either the
-    /// old state or the new one, never a mix.
-    func save(_ state: WorkflowState, durability: Durability) async throws
-
     /// The stored state of `key`'s workflow, including every journaled event.
     ///
     /// Throws ``FlowError`` `notFound` when there is none, `corruptData` when what is stored
@@ -166,36 +166,67 @@ public protocol WorkflowStore: Sendable {
     /// Removes `key`'s workflow; throws `notFound` when there is none.
     func delete(_ key: WorkflowKey) async throws
 
-    /// Whether ``append(_:to:durability:)`` records events without rewriting the whole state.
+    /// Whether ``WorkflowWriter/append(_:durability:)`` records events without rewriting the
+    /// whole state.
     var supportsJournal: Bool { get }
 
-    /// Appends `events` (consecutive, following the stored state's last sequence number) to the
-    /// workflow's journal. Durable when it returns as `durability` says.
-    func append(_ events: [WorkflowEvent], to key: WorkflowKey, durability: Durability) async throws
+    /// Becomes the single writer of `key`'s workflow: takes its writer lock (a second writer
+    /// gets `locked`, naming the holder) and raises its fencing epoch, so that every writer
+    /// acquired before this one is refused (`staleWriter`) from now on. The raised epoch is
+    /// durable when this returns. The writer lasts until ``WorkflowWriter/release()``.
+    func acquireWriter(_ key: WorkflowKey) async throws -> any WorkflowWriter
+}
 
-    /// Takes the single-writer lock of `key`'s workflow; a second writer gets `locked`, naming the
-    /// holder. The lock lasts until ``WorkflowLease/release()``.
-    func acquireWriter(_ key: WorkflowKey) async throws -> any WorkflowLease
+/// The one way to change a stored workflow: what ``WorkflowStore/acquireWriter(_:)`` returns.
+///
+/// Every write first checks that ``epoch`` is still the workflow's current epoch; a writer that
+/// a later acquisition fenced off gets ``FlowError`` `staleWriter` (naming the workflow and both
+/// epochs) and nothing is written.
+public protocol WorkflowWriter: Sendable {
+    /// The workflow this writer writes.
+    var key: WorkflowKey { get }
+    /// The fencing epoch this writer was given; every acquisition raises the stored one.
+    var epoch: UInt64 { get }
+
+    /// Replaces the stored state with `state` (which must be this writer's workflow).
+    ///
+    /// Durable when it returns as `durability` says; a crash during the call leaves either the
+    /// old state or the new one, never a mix.
+    func save(_ state: WorkflowState, durability: Durability) async throws
+
+    /// Appends `events` (consecutive, following the stored state's last sequence number) to the
+    /// workflow's journal. Durable when it returns as `durability` says. Stores without a
+    /// journal refuse it (`invalidArgument`).
+    func append(_ events: [WorkflowEvent], durability: Durability) async throws
+
+    /// Gives the writer lock up; later writes through this writer are refused. Calling it twice
+    /// is harmless.
+    func release() async
 }
 
 /// A store that can save several workflows as one transaction.
 public protocol TransactionalWorkflowStore: WorkflowStore {
-    /// Saves every state or none of them, even across a crash. Durable on return as
-    /// `durability` says.
+    /// Saves every state or none of them, even across a crash. The call acquires the
+    /// workflows' writers itself (raising their epochs). Durable on return as `durability` says.
     func saveAll(_ states: [WorkflowState], durability: Durability) async throws
-}
-
-/// A held writer lock.
-public protocol WorkflowLease: Sendable {
-    /// Gives the lock up. Calling it twice is harmless.
-    func release() async
 }
 
 extension WorkflowStore {
     public var supportsJournal: Bool { false }
 
-    public func append(_ events: [WorkflowEvent], to key: WorkflowKey, durability: Durability) async throws {
-        throw FlowError(.invalidArgument, "\(type(of: self)) keeps no journal; save a snapshot instead")
+    /// Runs `body` with `key`'s writer and releases it afterwards, whether `body` throws or not.
+    public func withWriter<T>(
+        _ key: WorkflowKey, _ body: (any WorkflowWriter) async throws -> T
+    ) async throws -> T {
+        let writer = try await acquireWriter(key)
+        do {
+            let result = try await body(writer)
+            await writer.release()
+            return result
+        } catch {
+            await writer.release()
+            throw error
+        }
     }
 
     /// Loads `key`'s workflow, or nil when none is stored.
@@ -217,5 +248,27 @@ extension WorkflowStore {
             guard let next = page.nextCursor else { return all }
             query.cursor = next
         }
+    }
+}
+
+extension TransactionalWorkflowStore {
+    /// Saves every state or none, synced (`fsync`) on return.
+    public func saveAll(_ states: [WorkflowState]) async throws {
+        try await saveAll(states, durability: .fsync)
+    }
+}
+
+extension FlowError {
+    /// The refusal of a write by a fenced-off writer: nothing was written.
+    static func staleWriter(_ key: WorkflowKey, epoch: UInt64, current: UInt64?) -> FlowError {
+        let now = current.map { "epoch \($0)" } ?? "an unreadable epoch"
+        return FlowError(
+            .staleWriter,
+            "workflow \(key): writer of epoch \(epoch) was fenced off (the workflow is at \(now)); nothing was written")
+    }
+
+    /// The refusal of a state for another workflow than the writer's.
+    static func wrongWorkflow(_ state: WorkflowState, writer key: WorkflowKey) -> FlowError {
+        FlowError(.invalidArgument, "the writer of workflow \(key) cannot save workflow \(state.tenant)/\(state.id)")
     }
 }

@@ -30,6 +30,12 @@ struct Dump: AsyncParsableCommand {
     var compact = false
 
     func run() async throws {
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: file, isDirectory: &isDirectory), isDirectory.boolValue {
+            throw CLIError(
+                .storeOrData,
+                "\(file) is a directory; dump decodes one file of it (snapshot.fb.zst, summary.fb or journal.log)")
+        }
         let decoded = try FlatBuffersStore.decodeFile(atPath: file)
         let body: [(String, JSONText)]
         switch decoded {

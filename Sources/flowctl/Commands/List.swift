@@ -30,9 +30,30 @@ struct List: AsyncParsableCommand {
             throw ValidationError("unknown status \(TextFormat.quoted(name)); use pending, running, completed, failed or cancelled")
         }
         if limit < 1 { throw ValidationError("--limit must be at least 1") }
+        if let cursor, !Self.isCursor(cursor) {
+            throw ValidationError(
+                "--cursor \(TextFormat.quoted(cursor)) is not a cursor (TENANT/ID, as the previous page printed)")
+        }
         if let since, Self.date(since) == nil {
             throw ValidationError("--since \(TextFormat.quoted(since)) is neither a duration (2h, 7d) nor an ISO 8601 date")
         }
+    }
+
+    /// The damage of the journal at `path` when it is damaged before its tail (what `salvage`
+    /// repairs), with the command that repairs it; nil when it is sound, torn at its tail (the
+    /// next writer cuts that), or missing. The summary a listing shows is a cache written with
+    /// each status change: it cannot know that the journal was damaged later, so each listed
+    /// workflow's journal frames are checked (their CRCs; no snapshot is read).
+    static func journalDamage(_ path: String) -> String? {
+        guard let damage = try? FlatBuffersStore.damageBeforeTail(ofJournal: path) else { return nil }
+        let repair = DamageHint.command(forJournal: path).map { "; repair it with `\($0)`" } ?? ""
+        return "damaged at offset \(damage.offset) (\(damage.message)) with valid records after it\(repair)"
+    }
+
+    /// Whether `text` has the shape of a cursor a page prints: `TENANT/ID`, both valid names.
+    static func isCursor(_ text: String) -> Bool {
+        guard let slash = text.firstIndex(of: "/") else { return false }
+        return (try? WorkflowKey(tenant: String(text[..<slash]), id: String(text[text.index(after: slash)...]))) != nil
     }
 
     /// `text` as an absolute time: a duration before now, or an ISO 8601 date or time.
@@ -56,11 +77,19 @@ struct List: AsyncParsableCommand {
             Terminal.out("no workflows\n")
         } else {
             var rows = [["TENANT", "ID", "STATUS", "NODES", "UPDATED"]]
+            var damaged: [String] = []
             for item in page.items {
                 let done = item.nodeCounts[.completed] ?? 0
-                rows.append([item.tenant, item.id, "\(item.status)", "\(done)/\(item.nodeCount)", TextFormat.iso8601(item.updatedAt)])
+                let key = try WorkflowKey(tenant: item.tenant, id: item.id)
+                let broken = Self.journalDamage(store.directory(for: key) + "/journal.log")
+                if let broken { damaged.append("flowctl: workflow \(key): journal.log \(broken)") }
+                rows.append([
+                    item.tenant, item.id, broken == nil ? "\(item.status)" : "damaged", "\(done)/\(item.nodeCount)",
+                    TextFormat.iso8601(item.updatedAt),
+                ])
             }
             Terminal.out(TextFormat.table(rows) + "\n")
+            for line in damaged { Terminal.error(line) }
         }
         if let next = page.nextCursor {
             Terminal.error("more workflows: next page with --cursor \(next)")

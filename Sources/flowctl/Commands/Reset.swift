@@ -36,7 +36,7 @@ struct Reset: AsyncParsableCommand {
         }
         let workflow = Workflow(
             id: key.id, tenant: key.tenant, dag: dag, store: store,
-            options: ExecutionOptions(persistence: global.persist, durability: global.durability))
+            options: global.executionOptions)
         let after: WorkflowState
         if let node {
             after = try await workflow.reset(node: node, includingDescendants: descendants)

@@ -1,5 +1,6 @@
 import ArgumentParser
 import FlowOrchestrator
+import Foundation
 
 /// `flowctl run FILE`: starts the workflow a definition file describes, or resumes it.
 struct Run: AsyncParsableCommand {
@@ -25,8 +26,14 @@ struct Run: AsyncParsableCommand {
         let definition = try DefinitionParser.parse(file: file)
         let store = try global.openStore()
         let key = try global.key(definition.id)
-        if restart, try await store.loadIfPresent(key) != nil {
-            try await store.delete(key)
+        // A workflow whose files cannot be read (a damaged journal) is deleted all the same:
+        // starting over is how it is left behind.
+        if restart, FileManager.default.fileExists(atPath: store.directory(for: key)) {
+            do {
+                try await store.delete(key)
+            } catch let error as FlowError where error.code == .notFound {
+                // A directory without a snapshot: nothing stored to delete.
+            }
         }
         let existing = try await store.loadIfPresent(key)
         // Completed and failed mean nothing is left to run (a reset makes a workflow pending

@@ -13,6 +13,9 @@ struct RunOptions: ParsableArguments {
 
     func validate() throws {
         if let concurrency, concurrency < 1 { throw ValidationError("--concurrency must be at least 1") }
+        if let value = Int(maxOutput.trimmingSpaces()), value < 1 {
+            throw ValidationError("--max-output must be at least 1 byte, not \(value)")
+        }
         if ByteCount.parse(maxOutput) == nil {
             throw ValidationError("--max-output \(TextFormat.quoted(maxOutput)) is not a byte count like 65536, 512K or 4M")
         }

@@ -28,7 +28,16 @@ struct Show: AsyncParsableCommand {
         let key = try global.key(id)
         let state: WorkflowState
         if let at {
-            state = try await store.state(key, at: at)
+            do {
+                state = try await store.state(key, at: at)
+            } catch let error as FlowError where error.code == .historyUnavailable {
+                // Say why the events are missing, as `history` does: a run with `--persist end`
+                // or `level` records none, which is not compaction's doing.
+                let current = try await store.load(key)
+                let recorded = (try? await store.history(key, from: 1))?.last?.sequence ?? 0
+                if recorded < at { throw CLIError(.storeOrData, History.notRecorded(key, recorded, current)) }
+                throw error
+            }
         } else {
             state = try await store.load(key)
         }

@@ -12,7 +12,12 @@ struct Verify: AsyncParsableCommand {
         let store = try global.openStore()
         let problems = try await store.verify()
         let stats = try await store.stats()
-        for problem in problems { Terminal.out("\(problem)\n") }
+        for problem in problems {
+            let hint =
+                problem.path.hasSuffix("/journal.log") && problem.message.contains("with valid records after it")
+                ? DamageHint.hint(forJournal: problem.path) : ""
+            Terminal.out("\(problem)\(hint)\n")
+        }
         let summary = "\(stats.workflows) workflow\(stats.workflows == 1 ? "" : "s") in \(stats.tenants) tenant\(stats.tenants == 1 ? "" : "s"), \(TextFormat.bytes(stats.bytes))"
         if problems.isEmpty {
             Terminal.out("store \(store.directory) is sound: \(summary)\n")

@@ -89,7 +89,7 @@ struct Watch: AsyncParsableCommand {
             }
             // A finished workflow may have been reset and resumed since: the watch ends at the
             // last finish only.
-            if case .workflowFinished(let status) = event.change, try await store.load(key).lastSequence <= event.sequence {
+            if case .workflowFinished(let status, _) = event.change, try await store.load(key).lastSequence <= event.sequence {
                 return status == .completed ? .success : .workflowFailed
             }
         }

@@ -108,6 +108,7 @@ struct DefinitionParser {
         }
         var node = NodeDefinition(name: name, run: try string(runNode, what: "run"))
         if node.run.trimmingSpaces().isEmpty { throw error(at: runNode, "`run` of node \(quoted(name)) is empty") }
+        try refuseNUL(node.run, at: runNode, what: "`run` of node \(quoted(name))")
         var needNodes: [Node] = []
         if let needs = fields["needs"] {
             if let list = needs.sequence {
@@ -150,12 +151,15 @@ struct DefinitionParser {
                 guard let scalar = value.scalar else {
                     throw error(at: value, "the value of \(variable) must be a string, number or boolean")
                 }
-                node.env.append(EnvironmentEntry(name: variable, value: value.null == nil ? scalar.string : ""))
+                let text = value.null == nil ? scalar.string : ""
+                try refuseNUL(text, at: value, what: "the value of \(variable)")
+                node.env.append(EnvironmentEntry(name: variable, value: text))
             }
         }
         if let cwd = fields["cwd"] {
             node.cwd = try string(cwd, what: "cwd")
             if node.cwd!.isEmpty { throw error(at: cwd, "`cwd` is empty") }
+            try refuseNUL(node.cwd!, at: cwd, what: "`cwd` of node \(quoted(name))")
         }
         return (node, nameNode, needNodes)
     }
@@ -232,9 +236,18 @@ struct DefinitionParser {
     private func duration(_ node: Node, what: String) throws(DefinitionError) -> Duration {
         guard let text = node.scalar?.string, let value = DurationText.parse(text) else {
             let shown = node.scalar.map { " \(quoted($0.string))" } ?? ""
+            if let text = node.scalar?.string, DurationText.isTooLarge(text) {
+                throw error(at: node, "bad \(what)\(shown): too large (the most is about 31,000 years)")
+            }
             throw error(at: node, "bad \(what)\(shown): expected \(DurationText.expected)")
         }
         return value
+    }
+
+    /// A NUL byte would end the string where the system reads it (a command, a variable, a path),
+    /// silently running something else: it is a definition error.
+    private func refuseNUL(_ text: String, at node: Node, what: String) throws(DefinitionError) {
+        if text.utf8.contains(0) { throw error(at: node, "\(what) holds a NUL byte") }
     }
 
     // MARK: Errors

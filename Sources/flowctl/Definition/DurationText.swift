@@ -3,6 +3,20 @@
 enum DurationText {
     /// The duration `text` names, or nil when it is not a well-formed duration.
     static func parse(_ text: String) -> Duration? {
+        guard let total = seconds(text), total < limitSeconds else { return nil }
+        return .microseconds(Int64((total * 1_000_000).rounded()))
+    }
+
+    /// The longest duration accepted, in seconds (some 31,700 years).
+    static let limitSeconds = 1e12
+
+    /// Whether `text` is a well-formed duration that is over ``limitSeconds``.
+    static func isTooLarge(_ text: String) -> Bool {
+        seconds(text).map { $0 >= limitSeconds } ?? false
+    }
+
+    /// The seconds `text` names, however many; nil when it is not well formed.
+    private static func seconds(_ text: String) -> Double? {
         var total = 0.0
         var rest = Substring(text.trimmingSpaces())
         guard !rest.isEmpty else { return nil }
@@ -15,8 +29,7 @@ enum DurationText {
             guard let unit = units[String(unitText)] else { return nil }
             total += value * unit
         }
-        guard total.isFinite, total < 1e12 else { return nil }
-        return .microseconds(Int64((total * 1_000_000).rounded()))
+        return total.isNaN ? nil : total
     }
 
     /// Seconds per unit.

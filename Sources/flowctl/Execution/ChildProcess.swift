@@ -56,8 +56,9 @@ enum StopReason: Sendable, Equatable {
 /// signal handling, an empty signal mask, stdin from `/dev/null` and every other descriptor
 /// closed. One thread for all commands (``Reaper``) drains stdout and stderr and notices the exit
 /// (through a pidfd where there is one). Stopping sends SIGTERM to the whole group, then SIGKILL
-/// after a grace period. When the shell exits, anything it left in its group gets SIGTERM too, so
-/// no node leaves processes behind. The leader is reaped only after every signal has been sent,
+/// after a grace period. When the shell exits, anything it left holding the node's stdout or
+/// stderr (which the node would otherwise wait for) gets SIGTERM with its group; a process whose
+/// output went elsewhere is left running, as a daemon would be. The leader is reaped only after every signal has been sent,
 /// so its ID can never name another process group when one is.
 enum ChildProcess {
     /// Runs `spec` to its end. Cancelling the calling task stops the command; the result then
@@ -81,6 +82,10 @@ enum ChildProcess {
 /// The processes flowctl is running, so that a second interrupt can kill them all at once.
 enum LiveProcesses {
     private static let processes = Mutex<[pid_t: RunningProcess]>([:])
+    private static let killing = Atomic<Bool>(false)
+
+    /// Set by ``killAll()``: every stop from then on is SIGKILL at once, with no grace period.
+    static var killsAtOnce: Bool { killing.load(ordering: .relaxed) }
 
     static func add(_ process: RunningProcess) {
         processes.withLock { $0[process.pid] = process }
@@ -90,8 +95,9 @@ enum LiveProcesses {
         _ = processes.withLock { $0.removeValue(forKey: process.pid) }
     }
 
-    /// Sends SIGKILL to every running command's process group.
+    /// Sends SIGKILL to every running command's process group, and to those stopped later.
     static func killAll() {
+        killing.store(true, ordering: .relaxed)
         for process in processes.withLock({ Array($0.values) }) { process.signalGroup(SIGKILL) }
     }
 }
@@ -223,7 +229,7 @@ final class RunningProcess: Sendable {
         control.withLock { control in
             guard !control.reaped else { return false }
             if control.stopReason == nil { control.stopReason = reason }
-            _ = killpg(pid, SIGTERM)
+            _ = killpg(pid, LiveProcesses.killsAtOnce ? SIGKILL : SIGTERM)
             return true
         }
     }

@@ -11,10 +11,12 @@ import Darwin
 /// Turns SIGINT, SIGTERM and SIGHUP into an async stream while a run is under way.
 ///
 /// The first signal is delivered to the stream (the run is then cancelled: nodes are stopped and
-/// recorded `cancelled`). A second one means "now": every node's process group gets SIGKILL and
-/// flowctl exits with 130 at once; the next `run` or `resume` finds those nodes `running` and
-/// runs them again. Nodes never inherit the ignored dispositions: they are spawned with default
-/// signal handling.
+/// recorded as the library records an interruption). A second one means "now": every node's
+/// process group gets SIGKILL at once (no grace period), and the run still records its stopped
+/// nodes and its end before flowctl exits with 130, so no workflow is left `running`. A third
+/// exits at once, recording nothing more (the next `run` or `resume` finds the nodes that were
+/// running and runs them again). Nodes never inherit the ignored dispositions: they are spawned
+/// with default signal handling.
 final class Interrupts: Sendable {
     /// The signals delivered so far, one element per signal.
     let signals: AsyncStream<Int32>
@@ -24,7 +26,12 @@ final class Interrupts: Sendable {
     private let count = Atomic<Int>(0)
     private static let watched = [SIGINT, SIGTERM, SIGHUP]
 
-    init() {
+    /// The line printed on stderr at the first signal, if any.
+    private let notice: String?
+
+    /// Starts watching; `notice` is printed on stderr when the first signal arrives.
+    init(notice: String? = nil) {
+        self.notice = notice
         (signals, continuation) = AsyncStream.makeStream(of: Int32.self)
         var made: [any DispatchSourceSignal] = []
         for number in Self.watched {
@@ -34,20 +41,29 @@ final class Interrupts: Sendable {
         }
         sources = made
         for source in made {
-            source.setEventHandler { [self] in received(Int32(source.handle)) }
+            // A dispatch source coalesces signals that arrive close together: `data` counts them.
+            source.setEventHandler { [self] in received(Int32(source.handle), times: Int(source.data)) }
             source.resume()
         }
     }
 
-    private func received(_ number: Int32) {
-        if count.add(1, ordering: .relaxed).newValue == 1 {
+    private func received(_ number: Int32, times: Int) {
+        let times = max(times, 1)
+        let before = count.add(times, ordering: .relaxed).oldValue
+        let now = before + times
+        if before == 0 {
+            if let notice, now == 1 { Terminal.error(notice) }
             continuation.yield(number)
-            return
         }
-        Terminal.error("flowctl: interrupted again: killing the running nodes")
-        LiveProcesses.killAll()
-        // `_exit`: other threads are mid-run; atexit handlers could wait on them.
-        _exit(ExitStatus.interrupted.rawValue)
+        if before < 2, now >= 2 {
+            Terminal.error("flowctl: interrupted again: killing the running nodes")
+            LiveProcesses.killAll()
+        }
+        if now >= 3 {
+            Terminal.error("flowctl: interrupted a third time: exiting without recording the run's end")
+            // `_exit`: other threads are mid-run; atexit handlers could wait on them.
+            _exit(ExitStatus.interrupted.rawValue)
+        }
     }
 
     /// Stops watching and restores the default dispositions.

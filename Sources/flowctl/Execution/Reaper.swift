@@ -115,7 +115,7 @@ final class Reaper: Sendable {
             }
             var index = 0
             while index < watches.count {
-                if watches[index].advance(now: after) {
+                if watches[index].advance(now: after, buffer: &buffer) {
                     let watch = watches.remove(at: index)
                     watch.finish()
                 } else {
@@ -138,6 +138,9 @@ private struct CommandWatch {
     var exited = false
     var killAt: ContinuousClock.Instant?
     var abandonAt: ContinuousClock.Instant?
+    /// After the shell's exit with its pipes still open: when its group gets SIGTERM unless
+    /// whatever holds them has let go by then.
+    var settleAt: ContinuousClock.Instant?
     /// The log is opened when the first stderr bytes arrive: quiet nodes leave no file.
     var logFD: Int32 = -1
     var logFailed: Bool
@@ -160,7 +163,7 @@ private struct CommandWatch {
     /// Milliseconds until this command needs attention without any descriptor becoming ready.
     func wait(now: ContinuousClock.Instant, clock: ContinuousClock) -> Int32? {
         var wait: Int32?
-        for deadline in [killAt, abandonAt].compactMap({ $0 }) {
+        for deadline in [killAt, abandonAt, settleAt].compactMap({ $0 }) {
             let left = deadline - now
             let milliseconds = left <= .zero ? 0 : Int32(min(left.secondsValue * 1000, 60_000).rounded(.up))
             wait = min(wait ?? milliseconds, milliseconds)
@@ -175,18 +178,21 @@ private struct CommandWatch {
         if killAt == nil, abandonAt == nil { killAt = now + process.spec.killGrace }
     }
 
-    mutating func readable(_ fd: Int32, buffer: inout [UInt8], now: ContinuousClock.Instant) {
+    /// Reads what `fd` has; returns whether there may be more to read at once (it gave bytes).
+    @discardableResult
+    mutating func readable(_ fd: Int32, buffer: inout [UInt8], now: ContinuousClock.Instant) -> Bool {
         if fd == process.stdoutFD {
             let count = read(fd, &buffer, buffer.count)
             if count > 0 {
                 if overflowed {
-                    return
+                    return true
                 } else if output.count + count > process.spec.maxOutputBytes {
                     overflowed = true
                     if process.terminate(.outputTooLarge) { stopRequested(now: now) }
                 } else {
                     output.append(contentsOf: buffer[0..<count])
                 }
+                return true
             } else if count == 0 || (errno != EAGAIN && errno != EINTR) {
                 stdoutOpen = false
             }
@@ -200,24 +206,49 @@ private struct CommandWatch {
                 }
                 if logFD >= 0 { Self.writeAll(logFD, buffer[0..<count]) }
                 errorTail.add(buffer[0..<count])
+                return true
             } else if count == 0 || (errno != EAGAIN && errno != EINTR) {
                 stderrOpen = false
             }
         } else if fd == process.pidFD {
-            leaderExited(now: now)
+            leaderExited(now: now, buffer: &buffer)
         }
+        return false
     }
 
-    private mutating func leaderExited(now: ContinuousClock.Instant) {
+    /// The shell has exited. Its own ends of the pipes closed before its exit was reported, so
+    /// once what it wrote is read, an open pipe means something it started still holds it: that
+    /// is what the node would wait for, so its group gets SIGTERM (and SIGKILL after the grace
+    /// period; a holder outside the group is given up on after that). When nothing holds the
+    /// pipes, the group is left alone: a process started with its output redirected (a daemon,
+    /// `setsid cmd >/dev/null 2>&1 </dev/null &`) keeps running, even if it has not yet left the
+    /// group when the shell exits. Such a process holds the pipes from its fork until its
+    /// redirections, a moment: the group is signalled only if they are still held a settling
+    /// time after the shell's exit.
+    private mutating func leaderExited(now: ContinuousClock.Instant, buffer: inout [UInt8]) {
         exited = true
-        // Whatever the shell left in its group goes too; wait for it only if it holds the pipes.
-        process.signalGroup(SIGTERM)
-        if stdoutOpen || stderrOpen, killAt == nil, abandonAt == nil { killAt = now + process.spec.killGrace }
+        // Bounded: a holder that writes as fast as this reads counts as holding the pipe.
+        var reads = 0
+        while stdoutOpen, reads < 256, readable(process.stdoutFD, buffer: &buffer, now: now) { reads += 1 }
+        reads = 0
+        while stderrOpen, reads < 256, readable(process.stderrFD, buffer: &buffer, now: now) { reads += 1 }
+        guard stdoutOpen || stderrOpen else { return }
+        if killAt == nil, abandonAt == nil { settleAt = now + Self.settling }
     }
+
+    /// How long the pipes may stay held after the shell's exit before its group is signalled.
+    static let settling = Duration.milliseconds(250)
 
     /// Moves the command on by the clock; returns whether it is done.
-    mutating func advance(now: ContinuousClock.Instant) -> Bool {
-        if !exited, process.pidFD < 0, process.hasExited() { leaderExited(now: now) }
+    mutating func advance(now: ContinuousClock.Instant, buffer: inout [UInt8]) -> Bool {
+        if !exited, process.pidFD < 0, process.hasExited() { leaderExited(now: now, buffer: &buffer) }
+        if let deadline = settleAt, now >= deadline {
+            settleAt = nil
+            if stdoutOpen || stderrOpen {
+                process.signalGroup(SIGTERM)
+                if killAt == nil, abandonAt == nil { killAt = now + process.spec.killGrace }
+            }
+        }
         if let deadline = killAt, now >= deadline {
             process.signalGroup(SIGKILL)
             killAt = nil

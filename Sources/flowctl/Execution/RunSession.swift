@@ -5,7 +5,7 @@ import Foundation
 /// interrupted cleanly by SIGINT or SIGTERM.
 struct RunSession {
     var global: GlobalOptions
-    var store: FileWorkflowStore
+    var store: any FileWorkflowStore
     var key: WorkflowKey
     var definition: WorkflowDefinition
     var settings: RunSettings
@@ -17,17 +17,18 @@ struct RunSession {
         let dag = try shell.dag()
         let initial = existing?.nodes ?? dag.nodeNames.map(NodeState.init(name:))
         let progress = Progress(mode: .choose(quiet: global.quiet), workflow: key.id, initial: initial)
-        let options = ExecutionOptions(
-            maxConcurrency: settings.concurrency ?? definition.concurrency ?? ProcessInfo.processInfo.activeProcessorCount,
-            scheduling: .dependencies,
-            failurePolicy: settings.keepGoing ? .continueIndependent : .failFast,
-            persistence: global.persist, durability: global.durability,
-            limits: PayloadLimits(maxOutputBytes: settings.maxOutputBytes),
-            onEvent: { progress.handle($0) })
+        // The library's defaults (dependency scheduling, node persistence, fsync), with the flags.
+        var options = global.executionOptions
+        options.maxConcurrency = max(
+            1, settings.concurrency ?? definition.concurrency ?? ProcessInfo.processInfo.activeProcessorCount)
+        options.failurePolicy = settings.keepGoing ? .continueIndependent : .failFast
+        options.limits = PayloadLimits(maxOutputBytes: settings.maxOutputBytes)
+        options.onEvent = { progress.handle($0) }
         let workflow = Workflow(id: key.id, tenant: key.tenant, dag: dag, store: store, options: options)
         let source = definition.source
 
-        let interrupts = Interrupts()
+        let interrupts = Interrupts(
+            notice: "flowctl: interrupted: stopping the running nodes (interrupt again to kill them at once)")
         defer {
             interrupts.stop()
             shell.inputs.removeAll()
@@ -39,7 +40,7 @@ struct RunSession {
         if interrupted { return .interrupted }
         switch result.status {
         case .completed: return .success
-        case .cancelled: return .interrupted
+        case .cancelled, .interrupted: return .interrupted
         default: return .workflowFailed
         }
     }

@@ -16,6 +16,11 @@ struct GraphRender {
         case .failed: ("#ffcdd2", "#c62828")
         case .skipped: ("#e1e1f5", "#5c6bc0")
         case .cancelled: ("#ffe0b2", "#ef6c00")
+        case .waiting: ("#e3f2fd", "#1565c0")
+        case .bypassed: ("#f5f5f5", "#757575")
+        case .interrupted: ("#fff3e0", "#ff8f00")
+        case .compensated: ("#e0f2f1", "#00695c")
+        case .compensationFailed: ("#f8bbd0", "#ad1457")
         }
     }
 

@@ -87,6 +87,10 @@ final class Progress: Sendable {
                 model.statuses[node] = .cancelled
                 model.running.removeAll { $0 == node }
                 return mode == .plain ? "\(node) cancelled" : nil
+            case .nodeInterrupted, .nodeCrashed:
+                model.statuses[node] = .interrupted
+                model.running.removeAll { $0 == node }
+                return mode == .plain ? "\(node) \(event.kind == .nodeCrashed ? "found cut short by a crash" : "interrupted")" : nil
             case .nodeReset:
                 model.statuses[node] = .pending
                 return nil

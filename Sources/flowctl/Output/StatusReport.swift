@@ -7,7 +7,7 @@ enum StatusReport {
     static func counts(_ state: WorkflowState) -> String {
         let counts = state.statusCounts
         var parts = ["\(counts[.completed] ?? 0)/\(state.nodes.count) nodes completed"]
-        for status in [NodeStatus.running, .failed, .skipped, .cancelled, .pending] {
+        for status in [NodeStatus.running, .waiting, .interrupted, .failed, .skipped, .cancelled, .pending] {
             if let count = counts[status] { parts.append("\(count) \(status)") }
         }
         return parts.joined(separator: ", ")

@@ -34,6 +34,9 @@ struct CLIError: Error, CustomStringConvertible {
             return error
         case let error as DefinitionError:
             return CLIError(.usage, error.description)
+        case let error as FlowError where DamageHint.isSalvageable(error):
+            let text = error.description + DamageHint.hint(forJournal: error.path ?? "")
+            return CLIError(.storeOrData, TextFormat.oneLine(text, limit: 2000))
         case let error as FlowError:
             return CLIError(status(for: error.code), TextFormat.oneLine(error.description, limit: 2000))
         default:

@@ -42,10 +42,10 @@ enum TextFormat {
         date.rfc3339Microseconds
     }
 
-    /// The local wall-clock time of `date`: `12:00:01`.
+    /// The UTC wall-clock time of `date`: `12:00:01` (UTC like every time flowctl prints).
     static func clock(_ date: Date) -> String {
         var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = .current
+        calendar.timeZone = TimeZone(identifier: "UTC")!
         let parts = calendar.dateComponents([.hour, .minute, .second], from: date)
         return [parts.hour ?? 0, parts.minute ?? 0, parts.second ?? 0]
             .map { $0 < 10 ? "0\($0)" : "\($0)" }.joined(separator: ":")

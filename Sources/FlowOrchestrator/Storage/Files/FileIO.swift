@@ -19,14 +19,17 @@ struct FileIO: Sendable {
         }
     }
 
-    static func ioError(_ action: String, _ path: String, _ errno: Errno) -> FlowError {
-        FlowError(.io, "\(action) \(path): \(errno)", cause: errno)
+    /// The `io` error of `call` failing with `errno` while `action` (`writing`, `opening`, ...)
+    /// was done to `path`: the message says it once, the cause is the public ``SystemCallError``.
+    static func ioError(_ action: String, _ path: String, _ errno: Errno, call: String = "") -> FlowError {
+        FlowError(
+            .io, "\(action) \(path): \(errno)", cause: SystemCallError(systemCall: call, errno: errno.code), path: path)
     }
 
     func open(_ path: String, _ flags: Int32, mode: mode_t = 0o644) throws -> Int32 {
         switch Self.retrying({ layer.open(path, flags, mode) }) {
         case .success(let fd): return fd
-        case .failure(let errno): throw Self.ioError("opening", path, errno)
+        case .failure(let errno): throw Self.ioError("opening", path, errno, call: "open")
         }
     }
 
@@ -35,7 +38,7 @@ struct FileIO: Sendable {
         switch Self.retrying({ layer.open(path, O_RDONLY, 0) }) {
         case .success(let fd): return fd
         case .failure(let errno) where errno == .notFound: return nil
-        case .failure(let errno): throw Self.ioError("opening", path, errno)
+        case .failure(let errno): throw Self.ioError("opening", path, errno, call: "open")
         }
     }
 
@@ -51,7 +54,7 @@ struct FileIO: Sendable {
             switch Self.retrying({ layer.write(fd, rest) }) {
             case .success(let written) where written > 0: done += written
             case .success: throw FlowError(.io, "writing \(path): the system wrote nothing")
-            case .failure(let errno): throw Self.ioError("writing", path, errno)
+            case .failure(let errno): throw Self.ioError("writing", path, errno, call: "write")
             }
         }
     }
@@ -64,26 +67,39 @@ struct FileIO: Sendable {
             switch Self.retrying({ layer.pwrite(fd, rest, offset + Int64(done)) }) {
             case .success(let written) where written > 0: done += written
             case .success: throw FlowError(.io, "writing \(path): the system wrote nothing")
-            case .failure(let errno): throw Self.ioError("writing", path, errno)
+            case .failure(let errno): throw Self.ioError("writing", path, errno, call: "pwrite")
             }
+        }
+    }
+
+    /// Throws when the open file `fd` no longer has a name (it, or its directory, was removed
+    /// while it was written): what is written to it then is lost on close.
+    func requireNamed(_ fd: Int32, path: String) throws {
+        switch layer.linkCount(fd) {
+        case .success(let count) where count > 0: return
+        case .success:
+            throw FlowError(
+                .io, "writing \(path): the file was removed (or its directory deleted) while it was written",
+                cause: SystemCallError(systemCall: "fstat", errno: ENOENT), path: path)
+        case .failure(let errno): throw Self.ioError("checking", path, errno, call: "fstat")
         }
     }
 
     func sync(_ fd: Int32, path: String, dataOnly: Bool = false) throws {
         let result = Self.retrying { dataOnly ? layer.fdatasync(fd) : layer.fsync(fd) }
-        if case .failure(let errno) = result { throw Self.ioError("syncing", path, errno) }
+        if case .failure(let errno) = result { throw Self.ioError("syncing", path, errno, call: dataOnly ? "fdatasync" : "fsync") }
     }
 
     func size(_ fd: Int32, path: String) throws -> Int64 {
         switch layer.fileSize(fd) {
         case .success(let size): return size
-        case .failure(let errno): throw Self.ioError("reading the size of", path, errno)
+        case .failure(let errno): throw Self.ioError("reading the size of", path, errno, call: "fstat")
         }
     }
 
     func truncate(_ fd: Int32, to length: Int64, path: String) throws {
         if case .failure(let errno) = Self.retrying({ layer.ftruncate(fd, length) }) {
-            throw Self.ioError("truncating", path, errno)
+            throw Self.ioError("truncating", path, errno, call: "ftruncate")
         }
     }
 
@@ -103,7 +119,7 @@ struct FileIO: Sendable {
             switch Self.retrying({ layer.pread(fd, rest, Int64(done)) }) {
             case .success(let read) where read > 0: done += read
             case .success: throw FlowError(.corruptData, "\(path): file shrank while being read")
-            case .failure(let errno): throw Self.ioError("reading", path, errno)
+            case .failure(let errno): throw Self.ioError("reading", path, errno, call: "pread")
             }
         }
         return buffer
@@ -145,13 +161,13 @@ struct FileIO: Sendable {
         }
         if case .failure(let errno) = layer.close(fd) {
             _ = layer.unlink(path)
-            throw Self.ioError("closing", path, errno)
+            throw Self.ioError("closing", path, errno, call: "close")
         }
     }
 
     func rename(_ from: String, to: String) throws {
         if case .failure(let errno) = Self.retrying({ layer.rename(from, to) }) {
-            throw Self.ioError("renaming \(from) to", to, errno)
+            throw Self.ioError("renaming \(from) to", to, errno, call: "rename")
         }
     }
 
@@ -160,7 +176,7 @@ struct FileIO: Sendable {
         switch FileIO.retrying({ layer.link(from, to) }) {
         case .success: return
         case .failure(let errno) where errno == .exists: return
-        case .failure(let errno): throw Self.ioError("linking \(from) as", to, errno)
+        case .failure(let errno): throw Self.ioError("linking \(from) as", to, errno, call: "link")
         }
     }
 
@@ -173,7 +189,7 @@ struct FileIO: Sendable {
             switch Self.retrying({ layer.pread(fd, rest, offset + Int64(done)) }) {
             case .success(let read) where read > 0: done += read
             case .success: return done == count ? buffer : buffer.prefix(done)
-            case .failure(let errno): throw Self.ioError("reading", path, errno)
+            case .failure(let errno): throw Self.ioError("reading", path, errno, call: "pread")
             }
         }
         return buffer
@@ -197,7 +213,7 @@ struct FileIO: Sendable {
         case .failure(let errno) where errno == .exists:
             break
         case .failure(let errno):
-            throw Self.ioError("creating directory", path, errno)
+            throw Self.ioError("creating directory", path, errno, call: "mkdir")
         }
     }
 
@@ -206,22 +222,29 @@ struct FileIO: Sendable {
         switch Self.retrying({ layer.unlink(path) }) {
         case .success: return
         case .failure(let errno) where errno == .notFound: return
-        case .failure(let errno): throw Self.ioError("removing", path, errno)
+        case .failure(let errno): throw Self.ioError("removing", path, errno, call: "unlink")
         }
     }
 
-    /// Removes a directory and everything in it.
+    /// Removes a directory and everything in it. A symbolic link (at the top or inside) is
+    /// removed as a link: what it points to is never touched, so a removal never reaches
+    /// outside the tree.
     func removeTree(_ path: String) throws {
+        // `unlink` removes a file or a link and refuses a directory (EISDIR; EPERM on some
+        // systems): one call that never follows a link, where `stat` would.
+        switch Self.retrying({ layer.unlink(path) }) {
+        case .success: return
+        case .failure(let errno) where errno == .notFound: return
+        case .failure(let errno) where errno.code == EISDIR || errno.code == EPERM: break
+        case .failure(let errno): throw Self.ioError("removing", path, errno, call: "unlink")
+        }
         if case .success(let names) = layer.listDirectory(path) {
-            for name in names {
-                let child = path + "/" + name
-                if layer.isDirectory(child) { try removeTree(child) } else { try remove(child) }
-            }
+            for name in names { try removeTree(path + "/" + name) }
         }
         switch Self.retrying({ layer.rmdir(path) }) {
         case .success: return
         case .failure(let errno) where errno == .notFound: return
-        case .failure(let errno): throw Self.ioError("removing directory", path, errno)
+        case .failure(let errno): throw Self.ioError("removing directory", path, errno, call: "rmdir")
         }
     }
 
@@ -230,7 +253,7 @@ struct FileIO: Sendable {
         switch layer.listDirectory(path) {
         case .success(let names): return names.sorted()
         case .failure(let errno) where errno == .notFound: return []
-        case .failure(let errno): throw Self.ioError("listing", path, errno)
+        case .failure(let errno): throw Self.ioError("listing", path, errno, call: "opendir")
         }
     }
 

@@ -50,6 +50,16 @@ protocol FileLayer: Sendable {
     func isDirectory(_ path: String) -> Bool
 }
 
+extension FileLayer {
+    /// How many names the open file `fd` has: 0 once it was unlinked (its directory deleted)
+    /// while open. A layer that does not say otherwise asks the system.
+    func linkCount(_ fd: Int32) -> Result<Int, Errno> {
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { return .failure(.current) }
+        return .success(Int(info.st_nlink))
+    }
+}
+
 /// The real system calls.
 struct SystemFileLayer: FileLayer {
     private static func check(_ result: Int32) -> Result<Void, Errno> {

@@ -138,8 +138,8 @@ final class FileStoreEngine: Sendable {
 
     /// Takes `key`'s writer lock, then removes what writers that died left in its directory
     /// (temporary and staged files): with the lock held, no one else is writing there.
-    func acquireWriter(_ key: WorkflowKey) throws -> WriterLock {
-        let lock = try WriterLock.acquire(directory: directory(key), key: key, io: io)
+    func acquireWriter(_ key: WorkflowKey, ignoringHolder: Bool = false) throws -> WriterLock {
+        let lock = try WriterLock.acquire(directory: directory(key), key: key, io: io, ignoringHolder: ignoringHolder)
         for name in (try? io.list(directory(key))) ?? [] where name.contains(".tmp-") || name.contains(".txn-") {
             try? io.remove("\(directory(key))/\(name)")
         }
@@ -275,6 +275,24 @@ final class FileStoreEngine: Sendable {
 
     // MARK: Transactions
 
+    /// Saves every state or none, even across a crash, taking the workflows' writer locks (and
+    /// so raising their epochs) itself: `locked` if one is held, including by the caller. See
+    /// ``saveAll(_:durability:extraFiles:)`` for the steps.
+    func transact(_ states: [WorkflowState], durability: Durability, hooks: TransactionHooks = TransactionHooks()) throws {
+        let keys = try states.map { try WorkflowKey(tenant: $0.tenant, id: $0.id) }
+        guard Set(keys).count == keys.count else {
+            throw FlowError(.invalidArgument, "a transaction saves one of \(keys.map(\.description)) twice")
+        }
+        var locks: [WriterLock] = []
+        defer { locks.forEach { $0.releaseNow() } }
+        for key in keys.sorted() {
+            locks.append(try WriterLock.acquire(directory: directory(key), key: key, io: io))
+        }
+        try hooks.check(states)
+        try hooks.prepare(keys)
+        try saveAll(states, durability: durability, extraFiles: hooks.extraFiles)
+    }
+
     /// Saves every state or none: each snapshot and summary (and the `extraFiles` the store adds,
     /// such as an empty journal) is written to a temporary file and synced, the directories are
     /// synced, then an intent record naming every rename is made durable, then the renames run.
@@ -348,7 +366,7 @@ final class FileStoreEngine: Sendable {
         case .failure(let errno):
             io.close(fd)
             if errno == .wouldBlock { return nil }
-            throw FileIO.ioError("locking", path, errno)
+            throw FileIO.ioError("locking", path, errno, call: "flock")
         }
     }
 

@@ -35,4 +35,15 @@ extension FlatBuffersStore {
                 .corruptData, "\(path): not a FlowOrchestrator file (neither a zstd snapshot, a summary nor a journal)")
         }
     }
+
+    /// The damage of the journal at `path` when valid records follow it (damage a load refuses
+    /// unless salvaging): its file offset and what is wrong there. Nil for a sound journal, one
+    /// torn only at its tail, or no journal. Reads the frames only (their CRCs), no snapshot.
+    public static func damageBeforeTail(ofJournal path: String, maxBytes: Int = 4 << 30) throws -> (offset: Int, message: String)? {
+        let io = FileIO(layer: SystemFileLayer())
+        guard let buffer = try io.readFile(path, limit: maxBytes) else { return nil }
+        let (_, scan) = try JournalCodec.scan(buffer.bytes, path: path)
+        guard let damage = scan.damage, !damage.isTail else { return nil }
+        return (damage.offset, damage.message)
+    }
 }

@@ -119,7 +119,15 @@ extension fbs_error {
 enum FBSErrors {
     /// The ``FlowError`` for a failed check of the file at `path`.
     static func flowError(_ error: fbs_error, path: String) -> FlowError {
-        let code: FlowError.Code = error.code == FBS_ERR_UNSUPPORTED_VERSION ? .unsupportedFormat : .corruptData
-        return FlowError(code, "\(path): \(error.text)")
+        switch error.code {
+        case FBS_ERR_UNSUPPORTED_VERSION:
+            return FlowError(.unsupportedFormat, "\(path): \(error.text)")
+        case FBS_ERR_BAD_ENUM:
+            // Statuses and kinds are only ever appended: a value past the ones this version
+            // knows was written by a newer version, not damaged.
+            return FlowError(.newerFormat, "\(path): \(error.text) (written by a newer version?)")
+        default:
+            return FlowError(.corruptData, "\(path): \(error.text)")
+        }
     }
 }

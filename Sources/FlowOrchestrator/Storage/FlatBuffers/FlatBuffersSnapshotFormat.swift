@@ -58,7 +58,7 @@ struct FlatBuffersSnapshotFormat: SnapshotFormat {
         }
         let starts = rangeBytes.withLock { $0 }.reduce(into: [0]) { $0.append($0.last! + $1) }
         var tailBytes = state.id.utf8.count + state.tenant.utf8.count + state.fingerprint.utf8.count + state.input.count
-        tailBytes += state.definition?.count ?? 0
+        tailBytes += (state.definition?.count ?? 0) + (state.reason?.utf8.count ?? 0)
         for (key, value) in state.data { tailBytes += key.utf8.count + value.count }
         let arenaBytes = starts.last! + tailBytes
         let entryStride = MemoryLayout<fbs_node_in>.stride
@@ -100,6 +100,8 @@ struct FlatBuffersSnapshotFormat: SnapshotFormat {
                 input.fingerprint = arena.add(state.fingerprint)
                 input.input = arena.add(state.input)
                 input.definition = arena.add(state.definition)
+                input.reason = arena.add(state.reason)
+                input.recoveries = state.recoveries
                 input.created_at_us = state.createdAt.microsecondsSince1970
                 input.updated_at_us = state.updatedAt.microsecondsSince1970
                 input.last_sequence = state.lastSequence
@@ -109,15 +111,27 @@ struct FlatBuffersSnapshotFormat: SnapshotFormat {
                 input.arena_len = arenaBytes
                 input.nodes = UnsafePointer(entries.baseAddress)
                 input.node_count = count
-                return try scratch.withBuffer(scratchBytes) { builderMemory in
+                // Budgets only while some node has one in use (absent for most stored states).
+                let budgets: [fbs_node_budget] =
+                    state.nodes.contains(where: \.hasBudgetInUse)
+                    ? state.nodes.map {
+                        fbs_node_budget(
+                            counted: $0.countedAttempts, crashed: $0.crashedAttempts, open: $0.attemptOpen ? 1 : 0,
+                            reserved: (0, 0, 0))
+                    } : []
+                return try scratch.withBuffer(scratchBytes + 12 * budgets.count) { builderMemory in
                     input.scratch = builderMemory.baseAddress
                     input.scratch_len = builderMemory.count
                     var output = fbs_buffer()
                     var error = fbs_error()
                     let code = data.withUnsafeBufferPointer { data in
-                        input.data = data.baseAddress
-                        input.data_count = data.count
-                        return fbs_snapshot_encode(&input, &output, &error)
+                        budgets.withUnsafeBufferPointer { budgets in
+                            input.data = data.baseAddress
+                            input.data_count = data.count
+                            input.budgets = budgets.baseAddress
+                            input.budget_count = budgets.count
+                            return fbs_snapshot_encode(&input, &output, &error)
+                        }
                     }
                     guard code == FBS_OK else {
                         throw FlowError(
@@ -161,7 +175,18 @@ struct FlatBuffersSnapshotFormat: SnapshotFormat {
         guard code == FBS_OK else { throw FBSErrors.flowError(error, path: path) }
         var header = fbs_snapshot_view()
         _ = fbs_snapshot_read_header(bytes.baseAddress, &header)
-        let nodes = try Self.decodeNodes(bytes, count: header.node_count, path: path)
+        var nodes = try Self.decodeNodes(bytes, count: header.node_count, path: path)
+        if header.budget_count == nodes.count, !nodes.isEmpty {
+            let budgets = [fbs_node_budget](unsafeUninitializedCapacity: nodes.count) { budgets, count in
+                _ = fbs_snapshot_read_budgets(bytes.baseAddress, 0, nodes.count, budgets.baseAddress)
+                count = nodes.count
+            }
+            for (index, budget) in budgets.enumerated() {
+                nodes[index].countedAttempts = budget.counted
+                nodes[index].crashedAttempts = budget.crashed
+                nodes[index].attemptOpen = budget.open != 0
+            }
+        }
         let pairs = [fbs_kv_view](unsafeUninitializedCapacity: header.data_count) { pairs, count in
             _ = fbs_snapshot_read_data(bytes.baseAddress, 0, header.data_count, pairs.baseAddress)
             count = header.data_count
@@ -180,6 +205,8 @@ struct FlatBuffersSnapshotFormat: SnapshotFormat {
         state.lastSequence = header.last_sequence
         state.nodes = nodes
         state.data = data
+        state.reason = header.reason.string
+        state.recoveries = header.recoveries
         return state
     }
 
@@ -283,6 +310,12 @@ struct FlatBuffersSnapshotFormat: SnapshotFormat {
         input.failed = UInt32(summary.nodeCounts[.failed] ?? 0)
         input.skipped = UInt32(summary.nodeCounts[.skipped] ?? 0)
         input.cancelled = UInt32(summary.nodeCounts[.cancelled] ?? 0)
+        input.waiting = UInt32(summary.nodeCounts[.waiting] ?? 0)
+        input.bypassed = UInt32(summary.nodeCounts[.bypassed] ?? 0)
+        input.interrupted = UInt32(summary.nodeCounts[.interrupted] ?? 0)
+        input.compensated = UInt32(summary.nodeCounts[.compensated] ?? 0)
+        input.compensation_failed = UInt32(summary.nodeCounts[.compensationFailed] ?? 0)
+        input.reason = arena.add(summary.reason)
         var output = fbs_buffer()
         var error = fbs_error()
         let code = arena.bytes.withUnsafeBytes { arenaBytes in
@@ -320,8 +353,11 @@ struct FlatBuffersSnapshotFormat: SnapshotFormat {
         let counts: [(NodeStatus, UInt32)] = [
             (.pending, view.pending), (.running, view.running), (.completed, view.completed),
             (.failed, view.failed), (.skipped, view.skipped), (.cancelled, view.cancelled),
+            (.waiting, view.waiting), (.bypassed, view.bypassed), (.interrupted, view.interrupted),
+            (.compensated, view.compensated), (.compensationFailed, view.compensation_failed),
         ]
         summary.nodeCounts = Dictionary(uniqueKeysWithValues: counts.filter { $0.1 > 0 }.map { ($0.0, Int($0.1)) })
+        summary.reason = view.reason.string
         return summary
     }
 }

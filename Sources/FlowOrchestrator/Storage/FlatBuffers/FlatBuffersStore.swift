@@ -20,7 +20,7 @@ import Glibc
 /// Large snapshots (from about 16,000 nodes) are encoded, compressed, decompressed and decoded on
 /// up to four cores. The temporary buffers of the largest saves and loads (up to 96 MiB in all)
 /// and a few zstd contexts stay allocated with the store for the next ones; they are freed with it.
-public final class FlatBuffersStore: FileWorkflowStore, @unchecked Sendable {
+public final class FlatBuffersStore: FileWorkflowStore {
     /// Settings of a FlatBuffers store.
     public struct Options: Sendable {
         /// The zstd level for snapshots (1 fast … 19 small; negative levels faster still), or nil
@@ -61,8 +61,11 @@ public final class FlatBuffersStore: FileWorkflowStore, @unchecked Sendable {
 
     /// The options the store was opened with.
     public let options: Options
+    /// Snapshots, summaries, transactions and locks.
+    let engine: FileStoreEngine
+    /// The journals open for appending.
+    private let journals = OpenJournals()
     private let logger: Logger?
-    private let journals = Mutex<[WorkflowKey: JournalHandle]>([:])
     private let tailsCut = Atomic<Int>(0)
 
     /// Opens (creating if needed) a store rooted at `directory`, finishing any transaction a
@@ -76,12 +79,15 @@ public final class FlatBuffersStore: FileWorkflowStore, @unchecked Sendable {
         self.logger = logger
         let format = FlatBuffersSnapshotFormat(
             compressionLevel: options.compressionLevel, maxSnapshotBytes: options.maxSnapshotBytes)
-        super.init(
-            engine: try FileStoreEngine(
-                root: directory, format: format, layer: layer, maxFileBytes: options.maxSnapshotBytes))
+        engine = try FileStoreEngine(
+            root: directory, format: format, layer: layer, maxFileBytes: options.maxSnapshotBytes)
     }
 
-    public override var supportsJournal: Bool { true }
+    public var supportsJournal: Bool { true }
+
+    public var directory: String { engine.root }
+
+    public func directory(for key: WorkflowKey) -> String { engine.directory(key) }
 
     func journalPath(_ key: WorkflowKey) -> String { "\(engine.directory(key))/journal.log" }
 
@@ -93,9 +99,15 @@ public final class FlatBuffersStore: FileWorkflowStore, @unchecked Sendable {
 
     /// The snapshot with the journal replayed; `notFound`, or `corruptData` naming the file and
     /// offset. The writer's own process gets its in-memory replica.
-    public override func load(_ key: WorkflowKey) async throws -> WorkflowState {
-        if let handle = journals.withLock({ $0[key] }) { return handle.state }
-        return try read(key).state
+    public func load(_ key: WorkflowKey) async throws -> WorkflowState {
+        if let handle = journals[key] { return handle.state }
+        return try await IOThreadPool.shared.run { try self.read(key).state }
+    }
+
+    /// One page of workflows, answered from summary files without reading snapshots. Workflows
+    /// whose files cannot be read are left out (``verify()`` reports them).
+    public func list(_ query: WorkflowQuery) async throws -> WorkflowPage {
+        try await IOThreadPool.shared.run { try self.engine.list(query) }
     }
 
     private func read(_ key: WorkflowKey) throws -> JournalReader.Outcome {
@@ -131,8 +143,10 @@ public final class FlatBuffersStore: FileWorkflowStore, @unchecked Sendable {
     /// Writes `state` as the snapshot and starts a fresh journal after it, as one atomic change:
     /// a crash leaves the old snapshot and journal or the new ones. Durable on return when
     /// `durability` is `fsync`. The current epoch goes to `history/` first when history is kept.
-    public override func save(_ state: WorkflowState, durability: Durability) async throws {
-        let key = try WorkflowKey(tenant: state.tenant, id: state.id)
+    private func save(_ state: WorkflowState, durability: Durability, writer lock: WriterLock) throws {
+        let key = lock.key
+        guard state.tenant == key.tenant, state.id == key.id else { throw FlowError.wrongWorkflow(state, writer: key) }
+        try lock.check()
         try refuseBackwards(state, key)
         try archiveEpoch(key)
         if try journalBase(journalPath(key), requireRecords: true) != nil {
@@ -146,9 +160,9 @@ public final class FlatBuffersStore: FileWorkflowStore, @unchecked Sendable {
         }
     }
 
-    override func stateOnDisk(_ key: WorkflowKey) throws -> WorkflowState { try read(key).state }
+    private func stateOnDisk(_ key: WorkflowKey) throws -> WorkflowState { try read(key).state }
 
-    override func transactionFiles(for state: WorkflowState) throws -> [(name: String, bytes: [UInt8])] {
+    private func transactionFiles(for state: WorkflowState) throws -> [(name: String, bytes: [UInt8])] {
         [("journal.log", JournalCodec.header(base: state.lastSequence))]
     }
 
@@ -169,20 +183,29 @@ public final class FlatBuffersStore: FileWorkflowStore, @unchecked Sendable {
             "workflow \(key): saving event \(state.lastSequence) over a history that reaches \(recorded) would rewrite it; delete the workflow to start over")
     }
 
-    override func checkTransaction(_ states: [WorkflowState]) throws {
-        for state in states { try refuseBackwards(state, try WorkflowKey(tenant: state.tenant, id: state.id)) }
-    }
-
-    override func prepareTransaction(_ keys: [WorkflowKey]) throws {
-        for key in keys {
-            closeJournal(key)
-            try archiveEpoch(key)
-        }
+    /// Saves every state or none, even across a crash: all files (each with an empty journal
+    /// after its snapshot) are written and synced aside, an intent record is made durable, then
+    /// the files are renamed into place. A store opened after a crash finishes any transaction
+    /// whose intent is durable. The call takes the workflows' writer locks itself (raising their
+    /// epochs; `locked` if one is held, including by the caller). Durable on return.
+    public func saveAll(_ states: [WorkflowState], durability: Durability = .fsync) async throws {
+        let hooks = TransactionHooks(
+            check: { states in
+                for state in states { try self.refuseBackwards(state, try WorkflowKey(tenant: state.tenant, id: state.id)) }
+            },
+            prepare: { keys in
+                for key in keys {
+                    self.closeJournal(key)
+                    try self.archiveEpoch(key)
+                }
+            },
+            extraFiles: { try self.transactionFiles(for: $0) })
+        try await IOThreadPool.shared.run { try self.engine.transact(states, durability: durability, hooks: hooks) }
     }
 
     /// Points an open journal handle at the journal a transaction put in place.
     private func reopenJournal(_ key: WorkflowKey, after state: WorkflowState) throws {
-        guard let handle = journals.withLock({ $0[key] }) else { return }
+        guard let handle = journals[key] else { return }
         let fd = try engine.io.open(journalPath(key), O_WRONLY)
         handle.restart(with: state, fd: fd, io: engine.io)
     }
@@ -193,7 +216,7 @@ public final class FlatBuffersStore: FileWorkflowStore, @unchecked Sendable {
         try JournalCodec.header(base: state.lastSequence).withUnsafeBytes { header in
             try engine.io.replaceAtomically(path, with: header, durability: durability)
         }
-        if let handle = journals.withLock({ $0[key] }) {
+        if let handle = journals[key] {
             let fd = try engine.io.open(path, O_WRONLY)
             handle.restart(with: state, fd: fd, io: engine.io)
         }
@@ -204,8 +227,10 @@ public final class FlatBuffersStore: FileWorkflowStore, @unchecked Sendable {
     /// passed its bounds. After a failed write the workflow's writer is stopped (`writerStopped`)
     /// until the workflow is opened again.
     /// An empty batch with `fsync` durability syncs what earlier buffered appends wrote.
-    public override func append(_ events: [WorkflowEvent], to key: WorkflowKey, durability: Durability) async throws {
-        let handle = try openJournal(key)
+    private func append(_ events: [WorkflowEvent], durability: Durability, writer lock: WriterLock) throws {
+        let key = lock.key
+        try lock.check()
+        let handle = try openJournal(key, epoch: lock.epoch)
         guard !events.isEmpty else {
             if durability == .fsync { try handle.sync(io: engine.io) }
             return
@@ -213,7 +238,7 @@ public final class FlatBuffersStore: FileWorkflowStore, @unchecked Sendable {
         let statusBefore = handle.state.status
         let compact = try handle.append(
             events, durability: durability, io: engine.io,
-            bounds: (options.compactAfterRecords, options.compactAfterBytes))
+            bounds: (options.compactAfterRecords, options.compactAfterBytes), fence: lock)
         if compact {
             try compactJournal(key, handle: handle, durability: durability)
         } else if handle.state.status != statusBefore {
@@ -235,9 +260,13 @@ public final class FlatBuffersStore: FileWorkflowStore, @unchecked Sendable {
         logger?.debug("journal compacted", metadata: ["workflow": "\(key)", "sequence": "\(state.lastSequence)"])
     }
 
-    /// The open journal of `key`, opening it (and cutting a damaged tail) on first use.
-    private func openJournal(_ key: WorkflowKey) throws -> JournalHandle {
-        if let handle = journals.withLock({ $0[key] }) { return handle }
+    /// The open journal of `key` for the writer of `epoch`, opening it (and cutting a damaged
+    /// tail) on first use. A handle another writer opened is closed first.
+    private func openJournal(_ key: WorkflowKey, epoch: UInt64) throws -> JournalHandle {
+        if let handle = journals[key] {
+            if handle.epoch == epoch { return handle }
+            closeJournal(key)
+        }
         let outcome = try read(key)
         let path = journalPath(key)
         let io = engine.io
@@ -273,15 +302,12 @@ public final class FlatBuffersStore: FileWorkflowStore, @unchecked Sendable {
             throw error
         }
         let handle = JournalHandle(
-            key: key, path: path, fd: fd, size: size, records: outcome.records, replica: outcome.state)
-        return journals.withLock { journals in
-            if let existing = journals[key] {
-                io.close(fd)
-                return existing
-            }
-            journals[key] = handle
-            return handle
+            key: key, epoch: epoch, path: path, fd: fd, size: size, records: outcome.records, replica: outcome.state)
+        if let existing = journals.insert(handle) {
+            io.close(fd)
+            return existing
         }
+        return handle
     }
 
     private static func fileSize(_ path: String) -> Int {
@@ -289,46 +315,72 @@ public final class FlatBuffersStore: FileWorkflowStore, @unchecked Sendable {
         return stat(path, &info) == 0 ? Int(info.st_size) : 0
     }
 
-    private func closeJournal(_ key: WorkflowKey) {
-        let handle = journals.withLock { $0.removeValue(forKey: key) }
-        handle?.close(io: engine.io)
+    /// Closes `key`'s open journal; with `epoch`, only when that writer opened it.
+    private func closeJournal(_ key: WorkflowKey, epoch: UInt64? = nil) {
+        journals.remove(key, epoch: epoch)?.close(io: engine.io)
     }
 
     // MARK: Locking, removal, maintenance
 
-    /// Takes the workflow's writer lock; releasing it also closes the workflow's journal, so the
-    /// next writer (in any process) reopens the state from disk.
-    public override func acquireWriter(_ key: WorkflowKey) async throws -> any WorkflowLease {
-        let lock = try engine.acquireWriter(key)
-        closeJournal(key)
-        return JournalLease(store: self, key: key, lock: lock)
+    /// Takes the workflow's writer lock and raises its epoch (synced before this returns);
+    /// `locked` names the holder's pid. Releasing the writer also closes the workflow's journal,
+    /// so the next writer (in any process) reopens the state from disk.
+    public func acquireWriter(_ key: WorkflowKey) async throws -> any WorkflowWriter {
+        try await IOThreadPool.shared.run { try self.acquireWriter(key, ignoringLock: false) }
     }
 
-    private struct JournalLease: WorkflowLease {
+    /// The writer of `key`; with `ignoringLock` the `flock` is skipped (tests of fencing stand
+    /// for a program that skips it).
+    func acquireWriter(_ key: WorkflowKey, ignoringLock: Bool) throws -> any WorkflowWriter {
+        let lock = try engine.acquireWriter(key, ignoringHolder: ignoringLock)
+        closeJournal(key)
+        return Writer(store: self, lock: lock)
+    }
+
+    private struct Writer: WorkflowWriter {
         let store: FlatBuffersStore
-        let key: WorkflowKey
         let lock: WriterLock
+        var key: WorkflowKey { lock.key }
+        var epoch: UInt64 { lock.epoch }
+
+        func save(_ state: WorkflowState, durability: Durability) async throws {
+            try await IOThreadPool.shared.run { [store, lock] in try store.save(state, durability: durability, writer: lock) }
+        }
+
+        func append(_ events: [WorkflowEvent], durability: Durability) async throws {
+            try await IOThreadPool.shared.run { [store, lock] in try store.append(events, durability: durability, writer: lock) }
+        }
 
         func release() async {
-            store.closeJournal(key)
+            store.closeJournal(key, epoch: epoch)
             lock.releaseNow()
         }
     }
 
-    public override func delete(_ key: WorkflowKey) async throws {
-        closeJournal(key)
-        try engine.delete(key)
+    public func delete(_ key: WorkflowKey) async throws {
+        try await IOThreadPool.shared.run {
+            self.closeJournal(key)
+            try self.engine.delete(key)
+        }
     }
 
-    public override func stats() async throws -> StoreStats {
-        var stats = try engine.stats()
+    public func purge(finishedBefore cutoff: Date, tenant: String? = nil) async throws -> [WorkflowKey] {
+        try await IOThreadPool.shared.run { try self.engine.purge(finishedBefore: cutoff, tenant: tenant, loadState: self.stateOnDisk) }
+    }
+
+    public func stats() async throws -> StoreStats {
+        var stats = try await IOThreadPool.shared.run { try self.engine.stats() }
         stats.journalTailsCut = tailsCut.load(ordering: .relaxed)
         return stats
     }
 
     /// Reads every snapshot, summary and journal and reports each problem with its file and
     /// offset (a torn journal tail included: it is not an error, but it is worth knowing).
-    public override func verify() async throws -> [StoreProblem] {
+    public func verify() async throws -> [StoreProblem] {
+        try await IOThreadPool.shared.run { try self.verifyNow() }
+    }
+
+    private func verifyNow() throws -> [StoreProblem] {
         try engine.verify { key, directory in
             let path = "\(directory)/journal.log"
             guard access(path, F_OK) == 0 else { return [] }
@@ -336,6 +388,10 @@ public final class FlatBuffersStore: FileWorkflowStore, @unchecked Sendable {
                 guard let outcome = try readConsistently(key, with: JournalReader(io: engine.io, salvage: true, logger: nil))
                 else {
                     return [StoreProblem(path: path, message: "journal without a snapshot")]
+                }
+                if let cut = outcome.cutTail, outcome.damageBeforeTail {
+                    let message = JournalReader.describeDamageBeforeTail(at: cut.offset, cut.message, intact: outcome.records)
+                    return [StoreProblem(path: path, message: message)]
                 }
                 if let cut = outcome.cutTail {
                     return [StoreProblem(path: path, message: "damaged tail at offset \(cut.offset): \(cut.message)")]

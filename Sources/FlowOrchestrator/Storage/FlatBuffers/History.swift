@@ -66,7 +66,7 @@ extension FlatBuffersStore {
     /// `corruptData` for damage (a torn tail of the current journal is left out), and
     /// `historyUnavailable` for events that were never journaled or were compacted away.
     public func history(_ key: WorkflowKey, from: UInt64 = 1, limit: Int = .max) async throws -> [WorkflowEvent] {
-        try historyEvents(key, from: max(1, from), through: .max, limit: limit)
+        try await IOThreadPool.shared.run { try self.historyEvents(key, from: max(1, from), through: .max, limit: limit) }
     }
 
     func historyEvents(_ key: WorkflowKey, from: UInt64, through last: UInt64, limit: Int) throws -> [WorkflowEvent] {
@@ -85,6 +85,13 @@ extension FlatBuffersStore {
             // whole-state save's jump; it ends the history, as before.)
             if header.base_sequence >= next, events.isEmpty {
                 guard next <= last, limit > 0 else { return events }
+                // With keepHistory on, compaction archives what it folds away; with nothing
+                // archived, the events before the current journal were never journaled.
+                if options.keepHistory, path == journalPath(key) {
+                    throw FlowError(
+                        .historyUnavailable,
+                        "workflow \(key): events \(next) to \(header.base_sequence) were never journaled: it was saved as whole states (the end or level persistence strategy), which keep the state, not the events")
+                }
                 throw FlowError(
                     .historyUnavailable,
                     "workflow \(key): events \(next) to \(header.base_sequence) are not in its history (compacted away without keepHistory, or lost)")

@@ -23,9 +23,12 @@ final class JournalHandle: @unchecked Sendable {
     private var stopped: FlowError?
     let key: WorkflowKey
     let path: String
+    /// The epoch of the writer that opened it: only that writer appends through it.
+    let epoch: UInt64
 
-    init(key: WorkflowKey, path: String, fd: Int32, size: Int64, records: Int, replica: WorkflowState) {
+    init(key: WorkflowKey, epoch: UInt64, path: String, fd: Int32, size: Int64, records: Int, replica: WorkflowState) {
         self.key = key
+        self.epoch = epoch
         self.path = path
         self.fd = fd
         self.size = size
@@ -44,7 +47,11 @@ final class JournalHandle: @unchecked Sendable {
 
     /// Appends `events` as one write and, with fsync durability, one `fdatasync`; then applies
     /// them to the replica. Returns whether the journal has grown past the compaction bounds.
-    func append(_ events: [WorkflowEvent], durability: Durability, io: FileIO, bounds: (records: Int, bytes: Int)) throws -> Bool {
+    /// `fence` is checked last before the write (`staleWriter`: nothing written).
+    func append(
+        _ events: [WorkflowEvent], durability: Durability, io: FileIO, bounds: (records: Int, bytes: Int),
+        fence: WriterLock
+    ) throws -> Bool {
         try withLock {
             if let stopped {
                 throw FlowError(
@@ -52,6 +59,7 @@ final class JournalHandle: @unchecked Sendable {
                     cause: stopped)
             }
             try validate(events)
+            try fence.check()
             let frames: FBSBuffer
             do {
                 frames = try JournalCodec.encode(events)
@@ -62,6 +70,9 @@ final class JournalHandle: @unchecked Sendable {
             do {
                 try io.pwriteAll(fd, frames.bytes, at: size, path: path)
                 if durability == .fsync { try io.sync(fd, path: path, dataOnly: true) }
+                // A journal unlinked while open (its workflow's directory deleted) takes every
+                // write and keeps none: the first one after is the failed write.
+                try io.requireNamed(fd, path: path)
             } catch {
                 // Take back whatever part of the batch reached the file, then refuse to go on.
                 _ = io.layer.ftruncate(fd, size)
@@ -135,6 +146,12 @@ struct JournalReader {
     let salvage: Bool
     let logger: Logger?
 
+    /// `damaged at offset N (WHY) with valid records after it; K records before it are intact`:
+    /// the words every report of such damage uses (an error, `verify`).
+    static func describeDamageBeforeTail(at offset: Int, _ why: String, intact: Int) -> String {
+        "damaged at offset \(offset) (\(why)) with valid records after it; \(intact) record\(intact == 1 ? "" : "s") before it \(intact == 1 ? "is" : "are") intact"
+    }
+
     /// What was read, and where the journal's good prefix ends.
     struct Outcome {
         var state: WorkflowState
@@ -142,6 +159,9 @@ struct JournalReader {
         var goodEnd: Int
         var records: Int
         var cutTail: (offset: Int, message: String)?
+        /// The damage that ended the good prefix has valid records after it (only when
+        /// salvaging: otherwise such damage is an error).
+        var damageBeforeTail = false
         /// The base sequence in the journal's header (0 when there is no journal).
         var baseSequence: UInt64 = 0
         /// The sequence number the journal's good records end at: its last record's, or the
@@ -150,8 +170,10 @@ struct JournalReader {
     }
 
     /// `snapshot` with every record of the journal at `path` past it applied. A torn or corrupt
-    /// tail is left out; damage with valid records after it is a `corruptData` error unless
-    /// salvaging; a journal that does not connect to the snapshot is `corruptData`.
+    /// tail is left out; damage with valid records after it is a `corruptData` error with the
+    /// journal's `path` and the damaged frame's file `offset` unless salvaging (a store opened
+    /// with `salvage` keeps the records before it); a journal that does not connect to the
+    /// snapshot is `corruptData`.
     func replay(onto snapshot: WorkflowState, journal path: String, maxBytes: Int) throws -> Outcome {
         guard let buffer = try io.readFile(path, limit: maxBytes) else {
             return Outcome(state: snapshot, journalExists: false, goodEnd: 0, records: 0)
@@ -170,9 +192,11 @@ struct JournalReader {
             if !damage.isTail, !salvage {
                 throw FlowError(
                     .corruptData,
-                    "\(path): damaged at offset \(damage.offset) (\(damage.message)) with valid records after it; \(scan.events.count) records before it are intact (open with salvage to keep only those)")
+                    "\(path): \(Self.describeDamageBeforeTail(at: damage.offset, damage.message, intact: scan.events.count))",
+                    path: path, offset: Int64(damage.offset))
             }
             outcome.cutTail = (damage.offset, damage.message)
+            outcome.damageBeforeTail = !damage.isTail
         }
         // Records the snapshot already holds are skipped below, but they must follow on too.
         try scan.requireConsecutive(after: header.base_sequence, path: path)

@@ -30,9 +30,19 @@ enum JournalCodec {
             case .workflowStarted(let status):
                 record.kind = FBS_EVENT_WORKFLOW_STARTED
                 record.workflow_status = fbs_workflow_status(UInt32(status.rawValue))
-            case .workflowFinished(let status):
+            case .workflowFinished(let status, let reason):
                 record.kind = FBS_EVENT_WORKFLOW_FINISHED
                 record.workflow_status = fbs_workflow_status(UInt32(status.rawValue))
+                record.error = arena.add(reason)
+            case .nodeInterrupted(let node, let attempt):
+                record.kind = FBS_EVENT_NODE_INTERRUPTED
+                record.node = arena.add(node)
+                record.attempt = UInt32(clamping: attempt ?? 0)
+            case .nodeCrashed(let node, let attempt, let error):
+                record.kind = FBS_EVENT_NODE_CRASHED
+                record.node = arena.add(node)
+                record.attempt = UInt32(clamping: attempt)
+                record.error = arena.add(error)
             case .nodeStarted(let node, let attempt):
                 record.kind = FBS_EVENT_NODE_STARTED
                 record.node = arena.add(node)
@@ -85,8 +95,8 @@ enum JournalCodec {
     }
 
     /// The event a verified record view describes. Throws `corruptData` for a record that lacks
-    /// what its kind needs (a node event without a node, a data event without a key) or whose kind
-    /// or status this code does not know.
+    /// what its kind needs (a node event without a node, a data event without a key), and
+    /// `newerFormat` for a kind or status this code does not know.
     static func event(_ view: fbs_record_view) throws(FlowError) -> WorkflowEvent {
         func node() throws(FlowError) -> String {
             guard let node = view.node.string else { throw missing("node") }
@@ -95,7 +105,7 @@ enum JournalCodec {
         func status() throws(FlowError) -> WorkflowStatus {
             guard let status = WorkflowStatus(rawValue: UInt8(truncatingIfNeeded: view.workflow_status.rawValue)) else {
                 throw FlowError(
-                    .corruptData, "record \(view.sequence): workflow status \(view.workflow_status.rawValue) is not known")
+                    .newerFormat, "record \(view.sequence): workflow status \(view.workflow_status.rawValue) is not known")
             }
             return status
         }
@@ -106,7 +116,11 @@ enum JournalCodec {
         let change: WorkflowEvent.Change
         switch view.kind {
         case FBS_EVENT_WORKFLOW_STARTED: change = .workflowStarted(status: try status())
-        case FBS_EVENT_WORKFLOW_FINISHED: change = .workflowFinished(status: try status())
+        case FBS_EVENT_WORKFLOW_FINISHED: change = .workflowFinished(status: try status(), reason: view.error.string)
+        case FBS_EVENT_NODE_INTERRUPTED:
+            change = .nodeInterrupted(node: try node(), attempt: attempt > 0 ? attempt : nil)
+        case FBS_EVENT_NODE_CRASHED:
+            change = .nodeCrashed(node: try node(), attempt: attempt, error: view.error.string ?? "")
         case FBS_EVENT_NODE_STARTED: change = .nodeStarted(node: try node(), attempt: attempt)
         case FBS_EVENT_NODE_COMPLETED: change = .nodeCompleted(node: try node(), output: view.payload.bytes ?? Data())
         case FBS_EVENT_NODE_MARKED_COMPLETED:
@@ -123,7 +137,7 @@ enum JournalCodec {
             guard let key = view.key.string else { throw missing("key") }
             change = .dataSet(key: key, value: view.payload.bytes)
         default:
-            throw FlowError(.corruptData, "record \(view.sequence): event kind \(view.kind.rawValue) is not known")
+            throw FlowError(.newerFormat, "record \(view.sequence): event kind \(view.kind.rawValue) is not known")
         }
         return WorkflowEvent(
             sequence: view.sequence, time: Date(microsecondsSince1970: view.time_us), change: change,
@@ -138,6 +152,18 @@ enum JournalCodec {
         var goodEnd: Int
         /// Why the scan stopped early, with the file offset of the bad frame; nil at a clean end.
         var damage: (offset: Int, message: String, isTail: Bool)?
+        /// A frame that is intact (its CRC matches) but holds a status or event kind this
+        /// version does not know, with its file offset: written by a newer version, not damage.
+        var newer: (offset: Int, message: String)?
+
+        /// Throws `newerFormat` naming `path` when the scan stopped at a record of a newer
+        /// version (see ``newer``).
+        func requireKnownRecords(path: String) throws {
+            if let newer {
+                throw FlowError(
+                    .newerFormat, "\(path): record at offset \(newer.offset): \(newer.message) (written by a newer version?)")
+            }
+        }
 
         /// Throws `corruptData` unless the records are numbered `base + 1`, `base + 2`, ... with
         /// no gap, repeat or step back (ADR 3): the rule every reader of a journal applies, so
@@ -166,17 +192,21 @@ enum JournalCodec {
             }
             throw FlowError(.corruptData, "\(path): bad journal header: \(error.text)")
         }
-        return (header, scanFrames(buffer, from: Int(FBS_JOURNAL_HEADER_SIZE)))
+        let scan = scanFrames(buffer, from: Int(FBS_JOURNAL_HEADER_SIZE))
+        try scan.requireKnownRecords(path: path)
+        return (header, scan)
     }
 
     /// Reads the good frames of `buffer` from `start` (a frame boundary, 8-aligned in memory),
-    /// as ``scan(_:path:)`` does after the header.
-    static func scanFrames(_ buffer: UnsafeRawBufferPointer, from start: Int) -> Scan {
+    /// as ``scan(_:path:)`` does after the header. `base` is the file offset of `buffer`'s first
+    /// byte: the damage's offset and message are file offsets (`goodEnd` stays in the buffer).
+    static func scanFrames(_ buffer: UnsafeRawBufferPointer, from start: Int, base: Int = 0) -> Scan {
         var scan = Scan(goodEnd: start)
         var offset = start
         var views = [fbs_record_view](repeating: fbs_record_view(), count: 4096)
         while true {
             var result = fbs_scan_result()
+            let pieceStart = offset
             let rest = UnsafeRawBufferPointer(rebasing: buffer[offset...])
             _ = views.withUnsafeMutableBufferPointer { views in
                 fbs_records_scan(rest.baseAddress, rest.count, views.baseAddress, views.count, &result)
@@ -189,7 +219,11 @@ enum JournalCodec {
                     // not decode is never a torn tail to cut, it is damage (an error unless salvaging).
                     let bad = offset + Int(view.frame_offset)
                     scan.goodEnd = bad
-                    scan.damage = (bad, error.message, false)
+                    if error.code == .newerFormat {
+                        scan.newer = (base + bad, error.message)
+                    } else {
+                        scan.damage = (base + bad, error.message, false)
+                    }
                     return scan
                 }
             }
@@ -200,13 +234,33 @@ enum JournalCodec {
                 continue
             case FBS_SCAN_END:
                 return scan
+            case FBS_SCAN_BAD_RECORD where result.error.code == FBS_ERR_BAD_ENUM:
+                scan.newer = (offset, result.error.text)
+                return scan
             default:
-                let message = result.error.text
                 let isTail = result.stop == FBS_SCAN_TORN_TAIL || !hasValidFrame(in: buffer, after: offset)
-                scan.damage = (offset, "\(message.isEmpty ? "bad frame" : message)", isTail)
+                let frame = base + offset
+                scan.damage = (frame, damageText(result.error, frame: frame, pieceStart: base + pieceStart), isTail)
                 return scan
             }
         }
+    }
+
+    /// The C scanner's message about the bad frame at file offset `frame`, without the offsets it
+    /// counts from the start of the piece it was given: the frame's file offset is said by the
+    /// caller, and an offset inside the frame is given as a file offset.
+    private static func damageText(_ error: fbs_error, frame: Int, pieceStart: Int) -> String {
+        var message = withUnsafeBytes(of: error.message) { raw in
+            String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+        }
+        if message.hasPrefix("frame at "), let colon = message.firstIndex(of: ":") {
+            message = String(message[message.index(after: colon)...].drop { $0 == " " })
+        }
+        if error.offset != FBS_NO_OFFSET {
+            let at = pieceStart + Int(error.offset)
+            if at != frame { message += " at offset \(at)" }
+        }
+        return message.isEmpty ? "bad frame" : message
     }
 
     /// Whether any 8-aligned offset past the bad frame at `offset` starts a frame that passes

@@ -80,11 +80,12 @@ extension FlatBuffersStore {
                 let size = try engine.io.size(fd, path: path)
                 if let offset = position?.offset, size > offset {
                     let fresh = try engine.io.read(fd, at: offset, count: Int(size - offset), path: path)
-                    let scan = JournalCodec.scanFrames(fresh.bytes, from: 0)
+                    let scan = JournalCodec.scanFrames(fresh.bytes, from: 0, base: Int(offset))
                     for event in scan.events { try deliver(event) }
+                    try scan.requireKnownRecords(path: path)
                     position?.offset = offset + Int64(scan.goodEnd)
                     if let damage = scan.damage, !damage.isTail {
-                        throw FlowError(.corruptData, "\(path): damaged at offset \(offset + Int64(damage.offset)) (\(damage.message))")
+                        throw FlowError(.corruptData, "\(path): damaged at offset \(damage.offset) (\(damage.message))")
                     }
                     // A damaged tail may be a record still being written: look again next time.
                 }
@@ -106,7 +107,7 @@ extension FlatBuffersStore {
     /// The last sequence number `consumer` acknowledged for `key`; 0 when it never did.
     public func position(of consumer: String, for key: WorkflowKey) async throws -> UInt64 {
         let path = try consumerPath(consumer, key)
-        guard let buffer = try engine.io.readFile(path, limit: 64) else { return 0 }
+        guard let buffer = try await IOThreadPool.shared.run({ try self.engine.io.readFile(path, limit: 64) }) else { return 0 }
         let text = String(decoding: buffer.bytes, as: UTF8.self)
         guard text.hasSuffix("\n"), let sequence = UInt64(text.dropLast()) else {
             throw FlowError(.corruptData, "\(path): not a consumer position")
@@ -119,9 +120,11 @@ extension FlatBuffersStore {
     public func acknowledge(_ consumer: String, for key: WorkflowKey, through sequence: UInt64) async throws {
         let path = try consumerPath(consumer, key)
         guard sequence > (try await position(of: consumer, for: key)) else { return }
-        try engine.io.makeDirectories(FileIO.parent(of: path), durability: .fsync)
-        try Array("\(sequence)\n".utf8).withUnsafeBytes { bytes in
-            try engine.io.replaceAtomically(path, with: bytes, durability: .fsync)
+        try await IOThreadPool.shared.run { [engine] in
+            try engine.io.makeDirectories(FileIO.parent(of: path), durability: .fsync)
+            try Array("\(sequence)\n".utf8).withUnsafeBytes { bytes in
+                try engine.io.replaceAtomically(path, with: bytes, durability: .fsync)
+            }
         }
     }
 

@@ -3,13 +3,25 @@ import Synchronization
 
 /// A store that keeps states in memory: for tests and runs that need no durability.
 ///
-/// It keeps a journal in the sense that ``append(_:to:durability:)`` applies events to the stored
-/// copy without copying it, and it enforces one writer per workflow within the process.
+/// It keeps a journal in the sense that a writer's ``WorkflowWriter/append(_:durability:)``
+/// applies events to the stored copy without copying it, and it enforces one writer per workflow
+/// within the process, with fencing epochs as the file stores keep them.
 public final class InMemoryStore: TransactionalWorkflowStore {
     private struct Contents {
         var states: [WorkflowKey: WorkflowState] = [:]
         var writers: [WorkflowKey: UInt64] = [:]
-        var nextLease: UInt64 = 1
+        /// The fencing epoch of every workflow ever given a writer, raised at each acquisition.
+        var epochs: [WorkflowKey: UInt64] = [:]
+
+        /// Throws `staleWriter` unless `epoch` is `key`'s current epoch, `writerStopped` when
+        /// that writer was released.
+        func check(_ key: WorkflowKey, epoch: UInt64) throws(FlowError) {
+            let current = epochs[key] ?? 0
+            guard current == epoch else { throw FlowError.staleWriter(key, epoch: epoch, current: current) }
+            guard writers[key] == epoch else {
+                throw FlowError(.writerStopped, "workflow \(key): the writer of epoch \(epoch) was released")
+            }
+        }
     }
 
     private let contents = Mutex(Contents())
@@ -19,20 +31,20 @@ public final class InMemoryStore: TransactionalWorkflowStore {
 
     public var supportsJournal: Bool { true }
 
-    /// Stores `state`; durable for the life of this object.
-    public func save(_ state: WorkflowState, durability: Durability) async throws {
-        let key = try WorkflowKey(tenant: state.tenant, id: state.id)
-        contents.withLock { $0.states[key] = state }
-    }
-
     /// Stores every state or none (all keys are checked first); durable for the life of this object.
     public func saveAll(_ states: [WorkflowState], durability: Durability) async throws {
         let keyed = try states.map { (try WorkflowKey(tenant: $0.tenant, id: $0.id), $0) }
         guard Set(keyed.map(\.0)).count == keyed.count else {
             throw FlowError(.invalidArgument, "a transaction saves one of \(keyed.map(\.0.description)) twice")
         }
-        contents.withLock { contents in
-            for (key, state) in keyed { contents.states[key] = state }
+        try contents.withLock { contents throws(FlowError) in
+            for (key, _) in keyed where contents.writers[key] != nil {
+                throw FlowError(.locked, "workflow \(key) is held by writer \(contents.epochs[key] ?? 0) in this process")
+            }
+            for (key, state) in keyed {
+                contents.states[key] = state
+                contents.epochs[key, default: 0] += 1
+            }
         }
     }
 
@@ -58,37 +70,54 @@ public final class InMemoryStore: TransactionalWorkflowStore {
         if removed == nil { throw FlowError(.notFound, "workflow \(key) not found") }
     }
 
-    /// Applies `events` to the stored state; durable for the life of this object.
-    public func append(_ events: [WorkflowEvent], to key: WorkflowKey, durability: Durability) async throws {
-        try contents.withLock { contents throws(FlowError) in
-            guard contents.states[key] != nil else {
-                throw FlowError(.notFound, "workflow \(key) not found")
-            }
-            try contents.states[key]!.apply(events)
-        }
+    /// Becomes the workflow's writer; `locked` while another writer of this store holds it.
+    public func acquireWriter(_ key: WorkflowKey) async throws -> any WorkflowWriter {
+        try acquireWriter(key, ignoringHolder: false)
     }
 
-    public func acquireWriter(_ key: WorkflowKey) async throws -> any WorkflowLease {
-        let lease = try contents.withLock { contents throws(FlowError) -> UInt64 in
-            if let holder = contents.writers[key] {
+    /// The writer of `key`; with `ignoringHolder`, even while another holds it (tests of fencing
+    /// use this to stand for a writer that skipped the lock).
+    func acquireWriter(_ key: WorkflowKey, ignoringHolder: Bool) throws(FlowError) -> Writer {
+        let epoch = try contents.withLock { contents throws(FlowError) -> UInt64 in
+            if !ignoringHolder, let holder = contents.writers[key] {
                 throw FlowError(.locked, "workflow \(key) is held by writer \(holder) in this process")
             }
-            let lease = contents.nextLease
-            contents.nextLease += 1
-            contents.writers[key] = lease
-            return lease
+            let epoch = (contents.epochs[key] ?? 0) + 1
+            contents.epochs[key] = epoch
+            contents.writers[key] = epoch
+            return epoch
         }
-        return Lease(store: self, key: key, lease: lease)
+        return Writer(store: self, key: key, epoch: epoch)
     }
 
-    private struct Lease: WorkflowLease {
+    struct Writer: WorkflowWriter {
         let store: InMemoryStore
         let key: WorkflowKey
-        let lease: UInt64
+        let epoch: UInt64
+
+        /// Stores `state`; durable for the life of the store.
+        func save(_ state: WorkflowState, durability: Durability) async throws {
+            guard state.tenant == key.tenant, state.id == key.id else { throw FlowError.wrongWorkflow(state, writer: key) }
+            try store.contents.withLock { contents throws(FlowError) in
+                try contents.check(key, epoch: epoch)
+                contents.states[key] = state
+            }
+        }
+
+        /// Applies `events` to the stored state; durable for the life of the store.
+        func append(_ events: [WorkflowEvent], durability: Durability) async throws {
+            try store.contents.withLock { contents throws(FlowError) in
+                try contents.check(key, epoch: epoch)
+                guard contents.states[key] != nil else {
+                    throw FlowError(.notFound, "workflow \(key) not found")
+                }
+                try contents.states[key]!.apply(events)
+            }
+        }
 
         func release() async {
             store.contents.withLock { contents in
-                if contents.writers[key] == lease { contents.writers[key] = nil }
+                if contents.writers[key] == epoch { contents.writers[key] = nil }
             }
         }
     }

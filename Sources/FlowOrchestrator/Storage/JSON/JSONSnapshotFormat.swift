@@ -14,6 +14,7 @@ struct JSONSnapshotFormat: SnapshotFormat {
         var lastSequence: UInt64
         var nodeCount, storedBytes: Int
         var nodeCounts: [String: Int]
+        var reason: String?
     }
 
     func encode(_ state: WorkflowState) throws -> (bytes: [UInt8], fileName: String) {
@@ -27,6 +28,8 @@ struct JSONSnapshotFormat: SnapshotFormat {
     func decode(_ buffer: AlignedBuffer, path: String) throws -> WorkflowState {
         do {
             return try JSONDecoder().decode(WorkflowState.self, from: Data(buffer.bytes))
+        } catch let error as FlowError where error.code == .newerFormat {
+            throw FlowError(.newerFormat, "\(path): \(error.message)")
         } catch {
             throw FlowError(.corruptData, "\(path): not a workflow state: \(Self.describe(error))", cause: error)
         }
@@ -37,7 +40,8 @@ struct JSONSnapshotFormat: SnapshotFormat {
             tenant: summary.tenant, id: summary.id, status: summary.status.description,
             fingerprint: summary.fingerprint, createdAt: summary.createdAt, updatedAt: summary.updatedAt,
             lastSequence: summary.lastSequence, nodeCount: summary.nodeCount, storedBytes: summary.storedBytes,
-            nodeCounts: Dictionary(uniqueKeysWithValues: summary.nodeCounts.map { ($0.key.description, $0.value) }))
+            nodeCounts: Dictionary(uniqueKeysWithValues: summary.nodeCounts.map { ($0.key.description, $0.value) }),
+            reason: summary.reason)
         do {
             return Array(try JSONEncoder().encode(file))
         } catch {
@@ -53,12 +57,14 @@ struct JSONSnapshotFormat: SnapshotFormat {
             throw FlowError(.corruptData, "\(path): not a workflow summary: \(Self.describe(error))", cause: error)
         }
         guard let status = WorkflowStatus(name: file.status) else {
-            throw FlowError(.corruptData, "\(path): unknown workflow status \(Names.quoted(file.status))")
+            throw FlowError(
+                .newerFormat, "\(path): workflow status \(Names.quoted(file.status)) is unknown to this version (written by a newer one?)")
         }
         var counts: [NodeStatus: Int] = [:]
         for (name, count) in file.nodeCounts {
             guard let status = NodeStatus(name: name) else {
-                throw FlowError(.corruptData, "\(path): unknown node status \(Names.quoted(name))")
+                throw FlowError(
+                    .newerFormat, "\(path): node status \(Names.quoted(name)) is unknown to this version (written by a newer one?)")
             }
             counts[status] = count
         }
@@ -71,6 +77,7 @@ struct JSONSnapshotFormat: SnapshotFormat {
         summary.lastSequence = file.lastSequence
         summary.nodeCount = file.nodeCount
         summary.nodeCounts = counts
+        summary.reason = file.reason
         return summary
     }
 
