@@ -144,7 +144,7 @@ enum Fixture {
             event(.nodeCancelled(node: nodeNames[3]), 3),
             event(.nodeMarkedCompleted(node: nodeNames[4], output: Data()), 4),
             event(.nodeReset(node: nodeNames[1]), 1),
-            event(.workflowFinished(status: .failed)),
+            event(.workflowFinished(status: .failed, reason: nil)),
         ]
     }
 }

@@ -119,29 +119,13 @@ struct StoreFixtureV1Tests {
     private func line(_ event: WorkflowEvent) -> String {
         var parts = ["\(event.sequence)", "\(event.kind)"]
         if let node = event.node { parts.append(node) }
-        var attempt = 0
-        var status: WorkflowStatus?
-        var key: String?
-        var payload: Data?
-        var error: String?
-        var delay = Duration.zero
-        switch event.change {
-        case .workflowStarted(let started): status = started
-        case .workflowFinished(let finished, let reason): (status, error) = (finished, reason)
-        case .nodeStarted(_, let number), .nodeInterrupted(_, let number), .nodeCrashed(_, let number): attempt = number
-        case .nodeCompleted(_, let output), .nodeMarkedCompleted(_, let output): payload = output
-        case .nodeFailed(_, let number, let message): (attempt, error) = (number ?? 0, message)
-        case .nodeRetried(_, let number, let wait, let message): (attempt, delay, error) = (number, wait, message)
-        case .nodeSkipped(_, let reason): error = reason
-        case .nodeCancelled, .nodeReset: break
-        case .dataSet(let name, let value): (key, payload) = (name, value)
-        }
-        if attempt > 0 { parts.append("attempt \(attempt)") }
-        if let status { parts.append("\(status)") }
-        if let key { parts.append("key \(key)") }
-        if let payload { parts.append("= \(String(decoding: payload, as: UTF8.self))") }
-        if let error { parts.append("error \(error)") }
-        if delay > .zero { parts.append("delay \(delay.microseconds)us") }
+        let fields = event.change.fields
+        if fields.attempt > 0 { parts.append("attempt \(fields.attempt)") }
+        if let status = fields.status { parts.append("\(status)") }
+        if let key = fields.key { parts.append("key \(key)") }
+        if let payload = fields.payload { parts.append("= \(String(decoding: payload, as: UTF8.self))") }
+        if let error = fields.error { parts.append("error \(error)") }
+        if fields.delayMicroseconds > 0 { parts.append("delay \(fields.delayMicroseconds)us") }
         return parts.joined(separator: " ")
     }
 

@@ -184,7 +184,12 @@ final class RunCoordinator: Sendable {
         for index in shared.state.nodes.indices {
             let node = shared.state.nodes[index]
             guard node.status == .running, node.attemptOpen else { continue }
-            emit(&shared, .nodeCrashed(node: node.name, attempt: Int(node.attempts)), node: index)
+            emit(
+                &shared,
+                .nodeCrashed(
+                    node: node.name, attempt: Int(node.attempts),
+                    error: "attempt \(node.attempts) was cut short by a crash of the process running it"),
+                node: index)
             logger.warning(
                 "node attempt cut short by a crash", metadata: ["node": "\(node.name)", "attempt": "\(node.attempts)"])
         }
@@ -391,7 +396,9 @@ final class RunCoordinator: Sendable {
                 if shared.failFastTriggered || shared.cancelReason != nil {
                     emit(&shared, .nodeCancelled(node: dag.nodes[index].name), node: index)
                 } else {
-                    emit(&shared, .nodeInterrupted(node: dag.nodes[index].name, attempt: Int(attempt)), node: index)
+                    emit(
+                        &shared, .nodeInterrupted(node: dag.nodes[index].name, attempt: attempt > 0 ? Int(attempt) : nil),
+                        node: index)
                 }
                 shared.metrics.nodesCancelled += 1
             }
@@ -459,6 +466,7 @@ final class RunCoordinator: Sendable {
     // MARK: Events
 
     /// Creates the next event, applies it to the state and queues it for the journal.
+    /// `node` is the index of the node `change` names, if any.
     private func emit(_ shared: inout Shared, _ change: WorkflowEvent.Change, node: Int? = nil) {
         let event = WorkflowEvent(
             sequence: shared.state.lastSequence &+ 1, time: .nowMicroseconds(), change: change,

@@ -101,7 +101,7 @@ public struct Workflow: Sendable {
     /// pending so that the next ``execute(input:definition:)`` runs it again. Durable on return as `options.durability` says.
     @discardableResult
     public func resetFailedNodes() async throws -> WorkflowState {
-        try await recover { state in
+        try await change { state in
             // A cancelled workflow's cancelled nodes count as failed here: resetting reopens it.
             state.nodes.indices.filter {
                 state.nodes[$0].status == .failed || (state.status == .cancelled && state.nodes[$0].status == .cancelled)
@@ -117,7 +117,7 @@ public struct Workflow: Sendable {
     public func reset(node: String, includingDescendants: Bool = false) async throws -> WorkflowState {
         let index = try nodeIndex(node)
         let targets = [index] + (includingDescendants ? dag.descendants(of: index) : [])
-        return try await recover { state in
+        return try await change { state in
             // A pending node of a cancelled workflow is reset too: that is what reopens it.
             targets.filter { state.nodes[$0].status != .pending || state.status == .cancelled }
                 .map { ($0, .nodeReset(node: state.nodes[$0].name)) }
@@ -131,7 +131,7 @@ public struct Workflow: Sendable {
         let index = try nodeIndex(node)
         try PayloadLimits.check(
             output.count, limit: options.limits.maxOutputBytes, what: "output of node \(Names.quoted(node))")
-        return try await recover { state in [(index, .nodeMarkedCompleted(node: state.nodes[index].name, output: output))] }
+        return try await change { state in [(index, .nodeMarkedCompleted(node: state.nodes[index].name, output: output))] }
     }
 
     /// Cancels the stored workflow for good: every node not finished is recorded `cancelled`,
@@ -162,16 +162,9 @@ public struct Workflow: Sendable {
         return index
     }
 
-    /// Applies node events by hand (see ``change(_:)``); each change comes with the index of the
-    /// node it names.
-    private func recover(
-        _ changes: @Sendable (WorkflowState) -> [(Int, WorkflowEvent.Change)]
-    ) async throws -> WorkflowState {
-        try await change { state in changes(state).map { (Optional($0.0), $0.1) } }
-    }
-
-    /// Loads the stored state under the writer lock, applies the events `changes` asks for and
-    /// persists them (journaled when the store keeps a journal, as a snapshot otherwise).
+    /// Loads the stored state under the writer lock, applies the changes `changes` asks for
+    /// (each with the index of the node it names, if any) and persists them (journaled when the
+    /// store keeps a journal, as a snapshot otherwise).
     private func change(
         _ changes: @Sendable (WorkflowState) -> [(Int?, WorkflowEvent.Change)]
     ) async throws -> WorkflowState {

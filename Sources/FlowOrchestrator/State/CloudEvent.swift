@@ -34,7 +34,7 @@ public enum CloudEvent {
         case .workflowFinished(let status, let reason):
             data["workflow_status"] = status.description
             if let reason { data["error"] = reason }
-        case .nodeStarted(_, let attempt), .nodeInterrupted(_, let attempt), .nodeCrashed(_, let attempt):
+        case .nodeStarted(_, let attempt):
             data["attempt"] = attempt
         case .nodeCompleted(_, let output), .nodeMarkedCompleted(_, let output):
             data["payload_base64"] = output.base64EncodedString()
@@ -46,7 +46,9 @@ public enum CloudEvent {
             if delay != .zero { data["delay_us"] = delay.microseconds }
         case .nodeSkipped(_, let reason):
             data["error"] = reason
-        case .nodeCancelled, .nodeReset:
+        case .nodeCrashed(_, _, let error):
+            data["error"] = error
+        case .nodeCancelled, .nodeReset, .nodeInterrupted:
             break
         case .dataSet(let key, let value):
             data["key"] = key

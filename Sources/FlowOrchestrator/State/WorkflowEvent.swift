@@ -22,22 +22,22 @@ public struct WorkflowEvent: Sendable, Equatable {
         case nodeSkipped(node: String, reason: String)
         /// `node` was cancelled.
         case nodeCancelled(node: String)
-        /// `node` was in flight when its process was interrupted (task cancellation of the run);
-        /// `attempt` is the attempt cut short, 0 when the node was waiting to retry. The attempt
-        /// is given back to the node's retry budget; the node runs again on resume.
-        case nodeInterrupted(node: String, attempt: Int)
-        /// Found at recovery: attempt `attempt` of `node` was cut short by a crash of the process
-        /// that ran it. The attempt stays counted against the node's retry budget.
-        case nodeCrashed(node: String, attempt: Int)
         /// `node` was set back to pending by hand; its output is dropped.
         case nodeReset(node: String)
         /// `node` was marked completed by hand with `output`.
         case nodeMarkedCompleted(node: String, output: Data)
         /// The workflow data `key` was set to `value`; nil removes it.
         case dataSet(key: String, value: Data?)
-        /// The workflow run ended in `status`; `reason` says why when no node's error does (a
-        /// recovery limit, say), and is kept as ``WorkflowState/reason``.
+        /// The workflow run ended in `status`; `reason` says why when no node's error does (the
+        /// recovery limit, a cancellation's reason), and is kept as ``WorkflowState/reason``.
         case workflowFinished(status: WorkflowStatus, reason: String?)
+        /// `node` was in flight when its process was interrupted (task cancellation of the run);
+        /// `attempt` is the attempt cut short, nil when the node was waiting to retry. The
+        /// attempt is given back to the node's retry budget; the node runs again on resume.
+        case nodeInterrupted(node: String, attempt: Int?)
+        /// Found at recovery: attempt `attempt` of `node` was cut short by a crash of the process
+        /// that ran it, as `error` says. The attempt stays counted against the node's retry budget.
+        case nodeCrashed(node: String, attempt: Int, error: String)
     }
 
     /// The name of a kind of change, for display and filtering: `node.started`, `data.set`, ...
@@ -90,6 +90,54 @@ public struct WorkflowEvent: Sendable, Equatable {
 }
 
 extension WorkflowEvent.Change {
+    /// The values of a change as flat fields, under the names of the journal record and of
+    /// `flowctl history --format json`: 0 for no attempt or delay, nil for the rest.
+    package struct Fields: Sendable, Equatable {
+        package var attempt = 0
+        package var status: WorkflowStatus?
+        package var error: String?
+        package var key: String?
+        package var payload: Data?
+        package var delayMicroseconds = 0
+
+        package init(_ change: WorkflowEvent.Change) {
+            switch change {
+            case .workflowStarted(let status):
+                self.status = status
+            case .workflowFinished(let status, let reason):
+                self.status = status
+                error = reason
+            case .nodeInterrupted(_, let attempt):
+                self.attempt = attempt ?? 0
+            case .nodeCrashed(_, let attempt, let error):
+                self.attempt = attempt
+                self.error = error
+            case .nodeStarted(_, let attempt):
+                self.attempt = attempt
+            case .nodeCompleted(_, let output), .nodeMarkedCompleted(_, let output):
+                payload = output
+            case .nodeFailed(_, let attempt, let error):
+                self.attempt = attempt ?? 0
+                self.error = error
+            case .nodeRetried(_, let attempt, let delay, let error):
+                self.attempt = attempt
+                self.error = error
+                let parts = delay.components
+                delayMicroseconds = Int(parts.seconds * 1_000_000 + parts.attoseconds / 1_000_000_000_000)
+            case .nodeSkipped(_, let reason):
+                error = reason
+            case .nodeCancelled, .nodeReset:
+                break
+            case .dataSet(let key, let value):
+                self.key = key
+                payload = value
+            }
+        }
+    }
+
+    /// This change as flat fields (see ``Fields``).
+    package var fields: Fields { Fields(self) }
+
     /// The kind of this change.
     public var kind: WorkflowEvent.Kind {
         switch self {
@@ -100,12 +148,12 @@ extension WorkflowEvent.Change {
         case .nodeRetried: .nodeRetried
         case .nodeSkipped: .nodeSkipped
         case .nodeCancelled: .nodeCancelled
-        case .nodeInterrupted: .nodeInterrupted
-        case .nodeCrashed: .nodeCrashed
         case .nodeReset: .nodeReset
         case .nodeMarkedCompleted: .nodeMarkedCompleted
         case .dataSet: .dataSet
         case .workflowFinished: .workflowFinished
+        case .nodeInterrupted: .nodeInterrupted
+        case .nodeCrashed: .nodeCrashed
         }
     }
 
@@ -115,7 +163,7 @@ extension WorkflowEvent.Change {
         case .nodeStarted(let node, _), .nodeCompleted(let node, _), .nodeFailed(let node, _, _),
             .nodeRetried(let node, _, _, _), .nodeSkipped(let node, _), .nodeCancelled(let node),
             .nodeReset(let node), .nodeMarkedCompleted(let node, _), .nodeInterrupted(let node, _),
-            .nodeCrashed(let node, _):
+            .nodeCrashed(let node, _, _):
             node
         case .workflowStarted, .dataSet, .workflowFinished:
             nil
@@ -176,11 +224,7 @@ extension WorkflowState {
             nodes[index].attemptOpen = false
         case .nodeCancelled, .nodeInterrupted:
             guard let index else { break }
-            if case .nodeCancelled = event.change {
-                nodes[index].status = .cancelled
-            } else {
-                nodes[index].status = .interrupted
-            }
+            if case .nodeCancelled = event.change { nodes[index].status = .cancelled } else { nodes[index].status = .interrupted }
             nodes[index].endedAt = time
             // The attempt did not fail: it is given back to the retry budget.
             if nodes[index].attemptOpen, nodes[index].countedAttempts > 0 { nodes[index].countedAttempts -= 1 }

@@ -45,12 +45,12 @@ struct EventLines {
     private func text(_ event: WorkflowEvent) -> String {
         var line = "#\(event.sequence) \(TextFormat.iso8601(event.time)) \(event.kind)"
         if let node = event.node { line += " " + node }
-        let fields = Fields(event.change)
+        let fields = event.change.fields
         let attempt = fields.attempt > 0 ? fields.attempt : event.node.flatMap { attempts[$0] } ?? 0
         switch event.change {
         case .workflowStarted(let status), .workflowFinished(let status, _):
             line += " \(status)"
-        case .nodeStarted, .nodeCompleted, .nodeFailed, .nodeRetried, .nodeInterrupted, .nodeCrashed:
+        case .nodeStarted, .nodeCompleted, .nodeFailed, .nodeRetried:
             if attempt > 0 { line += " (attempt \(attempt))" }
         case .dataSet(let key, let value):
             line += " " + TextFormat.quoted(key)
@@ -73,7 +73,7 @@ struct EventLines {
     /// Every field of `event`: the payload as base64 with its byte count, the time in UTC with
     /// microseconds, absent values null.
     static func json(_ event: WorkflowEvent) -> JSONText {
-        let fields = Fields(event.change)
+        let fields = event.change.fields
         return .object([
             ("sequence", .number(Int(clamping: event.sequence))),
             ("time", .string(TextFormat.iso8601Microseconds(event.time))),
@@ -88,45 +88,5 @@ struct EventLines {
             ("payload_bytes", fields.payload.map { .number($0.count) } ?? .null),
             ("delay_us", .number(fields.delayMicroseconds)),
         ])
-    }
-
-    /// The values of a change under the names `history --format json` has always printed them
-    /// with: 0 for no attempt or delay, nil for the rest.
-    private struct Fields {
-        var attempt = 0
-        var status: WorkflowStatus?
-        var error: String?
-        var key: String?
-        var payload: Data?
-        var delayMicroseconds = 0
-
-        init(_ change: WorkflowEvent.Change) {
-            switch change {
-            case .workflowStarted(let status):
-                self.status = status
-            case .workflowFinished(let status, let reason):
-                self.status = status
-                error = reason
-            case .nodeStarted(_, let attempt), .nodeInterrupted(_, let attempt), .nodeCrashed(_, let attempt):
-                self.attempt = attempt
-            case .nodeCompleted(_, let output), .nodeMarkedCompleted(_, let output):
-                payload = output
-            case .nodeFailed(_, let attempt, let error):
-                self.attempt = attempt ?? 0
-                self.error = error
-            case .nodeRetried(_, let attempt, let delay, let error):
-                self.attempt = attempt
-                self.error = error
-                let parts = delay.components
-                delayMicroseconds = Int(parts.seconds * 1_000_000 + parts.attoseconds / 1_000_000_000_000)
-            case .nodeSkipped(_, let reason):
-                error = reason
-            case .nodeCancelled, .nodeReset:
-                break
-            case .dataSet(let key, let value):
-                self.key = key
-                payload = value
-            }
-        }
     }
 }

@@ -33,7 +33,16 @@ enum JournalCodec {
             case .workflowFinished(let status, let reason):
                 record.kind = FBS_EVENT_WORKFLOW_FINISHED
                 record.workflow_status = fbs_workflow_status(UInt32(status.rawValue))
-                if let reason { record.error = arena.add(reason) }
+                record.error = arena.add(reason)
+            case .nodeInterrupted(let node, let attempt):
+                record.kind = FBS_EVENT_NODE_INTERRUPTED
+                record.node = arena.add(node)
+                record.attempt = UInt32(clamping: attempt ?? 0)
+            case .nodeCrashed(let node, let attempt, let error):
+                record.kind = FBS_EVENT_NODE_CRASHED
+                record.node = arena.add(node)
+                record.attempt = UInt32(clamping: attempt)
+                record.error = arena.add(error)
             case .nodeStarted(let node, let attempt):
                 record.kind = FBS_EVENT_NODE_STARTED
                 record.node = arena.add(node)
@@ -67,14 +76,6 @@ enum JournalCodec {
             case .nodeReset(let node):
                 record.kind = FBS_EVENT_NODE_RESET
                 record.node = arena.add(node)
-            case .nodeInterrupted(let node, let attempt):
-                record.kind = FBS_EVENT_NODE_INTERRUPTED
-                record.node = arena.add(node)
-                record.attempt = UInt32(clamping: attempt)
-            case .nodeCrashed(let node, let attempt):
-                record.kind = FBS_EVENT_NODE_CRASHED
-                record.node = arena.add(node)
-                record.attempt = UInt32(clamping: attempt)
             case .dataSet(let key, let value):
                 record.kind = FBS_EVENT_DATA_SET
                 record.key = arena.add(key)
@@ -94,8 +95,8 @@ enum JournalCodec {
     }
 
     /// The event a verified record view describes. Throws `corruptData` for a record that lacks
-    /// what its kind needs (a node event without a node, a data event without a key) or whose kind
-    /// or status this code does not know.
+    /// what its kind needs (a node event without a node, a data event without a key), and
+    /// `newerFormat` for a kind or status this code does not know.
     static func event(_ view: fbs_record_view) throws(FlowError) -> WorkflowEvent {
         func node() throws(FlowError) -> String {
             guard let node = view.node.string else { throw missing("node") }
@@ -104,7 +105,7 @@ enum JournalCodec {
         func status() throws(FlowError) -> WorkflowStatus {
             guard let status = WorkflowStatus(rawValue: UInt8(truncatingIfNeeded: view.workflow_status.rawValue)) else {
                 throw FlowError(
-                    .corruptData, "record \(view.sequence): workflow status \(view.workflow_status.rawValue) is not known")
+                    .newerFormat, "record \(view.sequence): workflow status \(view.workflow_status.rawValue) is not known")
             }
             return status
         }
@@ -116,6 +117,10 @@ enum JournalCodec {
         switch view.kind {
         case FBS_EVENT_WORKFLOW_STARTED: change = .workflowStarted(status: try status())
         case FBS_EVENT_WORKFLOW_FINISHED: change = .workflowFinished(status: try status(), reason: view.error.string)
+        case FBS_EVENT_NODE_INTERRUPTED:
+            change = .nodeInterrupted(node: try node(), attempt: attempt > 0 ? attempt : nil)
+        case FBS_EVENT_NODE_CRASHED:
+            change = .nodeCrashed(node: try node(), attempt: attempt, error: view.error.string ?? "")
         case FBS_EVENT_NODE_STARTED: change = .nodeStarted(node: try node(), attempt: attempt)
         case FBS_EVENT_NODE_COMPLETED: change = .nodeCompleted(node: try node(), output: view.payload.bytes ?? Data())
         case FBS_EVENT_NODE_MARKED_COMPLETED:
@@ -128,13 +133,11 @@ enum JournalCodec {
         case FBS_EVENT_NODE_SKIPPED: change = .nodeSkipped(node: try node(), reason: view.error.string ?? "")
         case FBS_EVENT_NODE_CANCELLED: change = .nodeCancelled(node: try node())
         case FBS_EVENT_NODE_RESET: change = .nodeReset(node: try node())
-        case FBS_EVENT_NODE_INTERRUPTED: change = .nodeInterrupted(node: try node(), attempt: attempt)
-        case FBS_EVENT_NODE_CRASHED: change = .nodeCrashed(node: try node(), attempt: attempt)
         case FBS_EVENT_DATA_SET:
             guard let key = view.key.string else { throw missing("key") }
             change = .dataSet(key: key, value: view.payload.bytes)
         default:
-            throw FlowError(.corruptData, "record \(view.sequence): event kind \(view.kind.rawValue) is not known")
+            throw FlowError(.newerFormat, "record \(view.sequence): event kind \(view.kind.rawValue) is not known")
         }
         return WorkflowEvent(
             sequence: view.sequence, time: Date(microsecondsSince1970: view.time_us), change: change,
@@ -216,7 +219,11 @@ enum JournalCodec {
                     // not decode is never a torn tail to cut, it is damage (an error unless salvaging).
                     let bad = offset + Int(view.frame_offset)
                     scan.goodEnd = bad
-                    scan.damage = (bad, error.message, false)
+                    if error.code == .newerFormat {
+                        scan.newer = (base + bad, error.message)
+                    } else {
+                        scan.damage = (base + bad, error.message, false)
+                    }
                     return scan
                 }
             }

@@ -3,18 +3,42 @@ import Synchronization
 
 /// A store that keeps states in memory: for tests and runs that need no durability.
 ///
-/// It keeps a journal in the sense that a writer's ``WorkflowWriter/append(_:durability:)``
-/// applies events to the stored copy without copying it, and it enforces one writer per workflow
-/// within the process, with fencing epochs as the file stores keep them.
-public final class InMemoryStore: TransactionalWorkflowStore {
+/// It keeps a journal: a writer's ``WorkflowWriter/append(_:durability:)`` applies events to the
+/// stored copy and keeps them, so ``history(_:from:limit:)`` and ``state(_:at:)`` answer as they
+/// do on a ``FlatBuffersStore`` for the same run. It enforces one writer per workflow within the
+/// process, with fencing epochs as the file stores keep them.
+public final class InMemoryStore: TransactionalWorkflowStore, EventStore {
+    /// A workflow's kept events: the state saved last (`base`) and the events appended after it.
+    private struct Journal {
+        var base: WorkflowState
+        var events: [WorkflowEvent] = []
+        /// The sequence number of the first event ever kept (1 unless the workflow was saved
+        /// as whole states before its events were journaled).
+        var first: UInt64
+    }
+
     private struct Contents {
         var states: [WorkflowKey: WorkflowState] = [:]
+        var journals: [WorkflowKey: Journal] = [:]
         var writers: [WorkflowKey: UInt64] = [:]
         /// The fencing epoch of every workflow ever given a writer, raised at each acquisition.
         var epochs: [WorkflowKey: UInt64] = [:]
 
         /// Throws `staleWriter` unless `epoch` is `key`'s current epoch, `writerStopped` when
         /// that writer was released.
+        /// Stores a whole state. Its kept events stay when the state is where they lead (a save
+        /// after appends, as a compaction is); otherwise the events up to it were not journaled
+        /// and the history starts after it.
+        mutating func keep(_ state: WorkflowState, for key: WorkflowKey) {
+            states[key] = state
+            if let journal = journals[key],
+                (journal.events.last?.sequence ?? journal.base.lastSequence) == state.lastSequence
+            {
+                return
+            }
+            journals[key] = Journal(base: state, first: state.lastSequence &+ 1)
+        }
+
         func check(_ key: WorkflowKey, epoch: UInt64) throws(FlowError) {
             let current = epochs[key] ?? 0
             guard current == epoch else { throw FlowError.staleWriter(key, epoch: epoch, current: current) }
@@ -42,7 +66,7 @@ public final class InMemoryStore: TransactionalWorkflowStore {
                 throw FlowError(.locked, "workflow \(key) is held by writer \(contents.epochs[key] ?? 0) in this process")
             }
             for (key, state) in keyed {
-                contents.states[key] = state
+                contents.keep(state, for: key)
                 contents.epochs[key, default: 0] += 1
             }
         }
@@ -66,8 +90,50 @@ public final class InMemoryStore: TransactionalWorkflowStore {
 
     /// Forgets the workflow at once; `notFound` when there is none.
     public func delete(_ key: WorkflowKey) async throws {
-        let removed = contents.withLock { $0.states.removeValue(forKey: key) }
+        let removed = contents.withLock { contents in
+            contents.journals[key] = nil
+            return contents.states.removeValue(forKey: key)
+        }
         if removed == nil { throw FlowError(.notFound, "workflow \(key) not found") }
+    }
+
+    /// Every kept event of `key` from `from` on, up to `limit`; `historyUnavailable` for
+    /// events before the first kept one (the workflow was saved as whole states up to there).
+    public func history(_ key: WorkflowKey, from: UInt64 = 1, limit: Int = .max) async throws -> [WorkflowEvent] {
+        let journal = try contents.withLock { contents throws(FlowError) -> Journal in
+            guard let journal = contents.journals[key] else { throw FlowError(.notFound, "workflow \(key) not found") }
+            return journal
+        }
+        let from = max(1, from)
+        guard limit > 0 else { return [] }
+        if from < journal.first {
+            throw FlowError(
+                .historyUnavailable,
+                "workflow \(key): events \(from) to \(journal.first - 1) were never journaled: it was saved as whole states (the end or level persistence strategy), which keep the state, not the events")
+        }
+        return Array(journal.events.lazy.filter { $0.sequence >= from }.prefix(limit))
+    }
+
+    /// The state `key` had right after event `sequence`: the saved state the kept events follow,
+    /// with those up to `sequence` applied.
+    public func state(_ key: WorkflowKey, at sequence: UInt64) async throws -> WorkflowState {
+        let (journal, latest) = try contents.withLock { contents throws(FlowError) -> (Journal, UInt64) in
+            guard let journal = contents.journals[key], let state = contents.states[key] else {
+                throw FlowError(.notFound, "workflow \(key) not found")
+            }
+            return (journal, state.lastSequence)
+        }
+        guard sequence <= latest else {
+            throw FlowError(.invalidArgument, "workflow \(key) has \(latest) events; there is no event \(sequence)")
+        }
+        guard sequence >= journal.base.lastSequence else {
+            throw FlowError(
+                .historyUnavailable,
+                "workflow \(key): its state before event \(journal.base.lastSequence) is not kept (it was saved as whole states up to there)")
+        }
+        var state = journal.base
+        try state.apply(journal.events.prefix { $0.sequence <= sequence })
+        return state
     }
 
     /// Becomes the workflow's writer; `locked` while another writer of this store holds it.
@@ -100,7 +166,7 @@ public final class InMemoryStore: TransactionalWorkflowStore {
             guard state.tenant == key.tenant, state.id == key.id else { throw FlowError.wrongWorkflow(state, writer: key) }
             try store.contents.withLock { contents throws(FlowError) in
                 try contents.check(key, epoch: epoch)
-                contents.states[key] = state
+                contents.keep(state, for: key)
             }
         }
 
@@ -112,6 +178,7 @@ public final class InMemoryStore: TransactionalWorkflowStore {
                     throw FlowError(.notFound, "workflow \(key) not found")
                 }
                 try contents.states[key]!.apply(events)
+                contents.journals[key]?.events.append(contentsOf: events)
             }
         }
 
