@@ -168,6 +168,7 @@ FLOWCTL_DEFINITION_FILES=(
     Sources/flowctl/Definition/WorkflowDefinition.swift
     Sources/flowctl/Support/TextFormat.swift
     Sources/flowctl/Support/CLIError.swift
+    Sources/flowctl/Support/DamageHint.swift
 )
 
 build_target() {
