@@ -170,7 +170,8 @@ struct NodeProcessTests {
         try #require(sleepers.count == 3)
         // The first stops the run: SIGTERM, which the nodes ignore (their grace is 5 s).
         running.signal(SIGINT)
-        try await Task.sleep(for: .milliseconds(300))
+        // The second once flowctl has taken the first (it says so), not after a guessed delay.
+        #expect(await poll { running.stderrSoFar.contains("interrupt again to kill them") }, "first SIGINT not seen")
         running.signal(SIGINT)
         let outcome = try await running.wait(timeout: .seconds(30))
         #expect(outcome.status == 130, "\(outcome)")
