@@ -20,12 +20,20 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.0.0"),
+        // The protobuf benchmark peer's runtime: a dependency of FlowBenchKit only.
+        .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0"),
     ],
     targets: [
         .systemLibrary(
             name: "CZstd",
             pkgConfig: "libzstd",
             providers: [.apt(["libzstd-dev"])]
+        ),
+        // SQLite, the row-per-node persistence peer of the benchmarks (FlowBenchKit only).
+        .systemLibrary(
+            name: "CSQLite",
+            pkgConfig: "sqlite3",
+            providers: [.apt(["libsqlite3-dev"])]
         ),
         .target(name: "FBSchema"),
         .target(
@@ -39,7 +47,10 @@ let package = Package(
         ),
         .target(
             name: "FlowBenchKit",
-            dependencies: ["FlowOrchestrator", "FBSchema", "CZstd"],
+            dependencies: [
+                "FlowOrchestrator", "FBSchema", "CZstd", "CSQLite",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
             swiftSettings: swiftSettings
         ),
         .executableTarget(
@@ -69,6 +80,11 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             exclude: ["Fixtures"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "FlowBenchKitTests",
+            dependencies: ["FlowBenchKit", "FlowOrchestrator"],
             swiftSettings: swiftSettings
         ),
         // End-to-end tests of the flowctl binary, run as a user would; they find it next to the

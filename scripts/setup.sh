@@ -3,8 +3,9 @@
 #   libflatbuffers-dev, flatbuffers-compiler  FlatBuffers C++ runtime and flatc 2.0.8
 #   libzstd-dev, zstd, pkg-config             zstd library (found through pkg-config) and CLI
 #   python3                                    used by a test as a second lock-holding process
+#   libsqlite3-dev                             SQLite, the benchmarks' row-per-node persistence peer
 set -euo pipefail
-packages=(libflatbuffers-dev flatbuffers-compiler libzstd-dev zstd pkg-config python3)
+packages=(libflatbuffers-dev flatbuffers-compiler libzstd-dev zstd pkg-config python3 libsqlite3-dev)
 sudo=""
 if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
 missing=()

@@ -8,7 +8,9 @@ public enum SerializationBench {
     public static let levels: [Int32] = [1, 3, 9]
 
     /// The codecs compared, JSON first (the baseline every ratio is taken against).
-    public static let codecs: [any StateCodec] = [JSONStateCodec(), PropertyListStateCodec(), FlatBuffersStateCodec()]
+    public static let codecs: [any StateCodec] = [
+        JSONStateCodec(), PropertyListStateCodec(), ProtobufStateCodec(), FlatBuffersStateCodec(),
+    ]
 
     /// One strategy's figures on one state.
     public struct Result: Sendable {
