@@ -162,7 +162,10 @@ public final class SQLiteStore: WorkflowStore, @unchecked Sendable {
                 state = copy
                 return (copy, touched)
             }
-            let dataKeys = events.compactMap { $0.kind == .dataSet ? $0.key : nil }
+            let dataKeys = events.compactMap { event -> String? in
+                if case .dataSet(let key, _) = event.change { return key }
+                return nil
+            }
             try await store.onQueue {
                 if events.isEmpty {
                     if durability == .fsync { try self.store.syncWAL() }

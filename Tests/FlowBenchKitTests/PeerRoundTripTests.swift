@@ -37,16 +37,17 @@ import Testing
         state.nodes[4].output = nil
         // A node whose budget is in use, as a crash leaves it: only events set these fields.
         let start = WorkflowEvent(
-            sequence: state.lastSequence + 1, time: created.addingTimeInterval(3), kind: .nodeStarted, node: "budget",
-            nodeIndex: 5, attempt: 1)
+            sequence: state.lastSequence + 1, time: created.addingTimeInterval(3),
+            change: .nodeStarted(node: "budget", attempt: 1), nodeIndex: 5)
         try state.apply(start)
         let crash = WorkflowEvent(
-            sequence: state.lastSequence + 1, time: created.addingTimeInterval(4), kind: .nodeCrashed, node: "budget", nodeIndex: 5)
+            sequence: state.lastSequence + 1, time: created.addingTimeInterval(4),
+            change: .nodeCrashed(node: "budget", attempt: 1, error: "cut short by a crash"), nodeIndex: 5)
         try state.apply(crash)
         try state.apply(
             WorkflowEvent(
-                sequence: state.lastSequence + 1, time: created.addingTimeInterval(5), kind: .nodeStarted, node: "budget",
-                nodeIndex: 5, attempt: 2))
+                sequence: state.lastSequence + 1, time: created.addingTimeInterval(5),
+                change: .nodeStarted(node: "budget", attempt: 2), nodeIndex: 5))
         return state
     }
 
@@ -107,10 +108,10 @@ import Testing
         try await writer.save(state, durability: .fsync)
         let time = state.updatedAt.addingTimeInterval(1)
         let events = [
-            WorkflowEvent(sequence: state.lastSequence + 1, time: time, kind: .nodeCompleted, node: "budget", nodeIndex: 5, payload: Data("✓".utf8)),
-            WorkflowEvent(sequence: state.lastSequence + 2, time: time, kind: .dataSet, key: "key", payload: nil),
-            WorkflowEvent(sequence: state.lastSequence + 3, time: time, kind: .nodeReset, node: "日本語", nodeIndex: 2),
-            WorkflowEvent(sequence: state.lastSequence + 4, time: time, kind: .workflowFinished, workflowStatus: .completed),
+            WorkflowEvent(sequence: state.lastSequence + 1, time: time, change: .nodeCompleted(node: "budget", output: Data("✓".utf8)), nodeIndex: 5),
+            WorkflowEvent(sequence: state.lastSequence + 2, time: time, change: .dataSet(key: "key", value: nil)),
+            WorkflowEvent(sequence: state.lastSequence + 3, time: time, change: .nodeReset(node: "日本語"), nodeIndex: 2),
+            WorkflowEvent(sequence: state.lastSequence + 4, time: time, change: .workflowFinished(status: .completed, reason: nil)),
         ]
         try await writer.append(Array(events.prefix(2)), durability: .buffered)
         try await writer.append(Array(events.suffix(2)), durability: .fsync)
