@@ -49,6 +49,12 @@ struct Copy {
     Copy &operator=(const Copy &) = delete;
 };
 
+// The highest valid value of each enum; the fuzzer draws one value past it, so that both the
+// accepted range and its first refused value are exercised. Update these with FBSchema.h.
+constexpr unsigned last_workflow_status = FBS_WORKFLOW_COMPENSATION_FAILED;
+constexpr unsigned last_node_status = FBS_NODE_COMPENSATION_FAILED;
+constexpr unsigned last_event_kind = FBS_EVENT_NODE_CRASHED;
+
 volatile uint32_t sink;
 
 /// Reads every byte of a view (so ASan checks it) and checks that it lies inside [base, base+len).
@@ -349,14 +355,14 @@ void encode_snapshot(const uint8_t *bytes, size_t n) {
     in.created_at_us = r.i64();
     in.updated_at_us = r.i64();
     in.last_sequence = static_cast<uint64_t>(r.i64());
-    in.status = static_cast<fbs_workflow_status>(r.u8() % 6);
+    in.status = static_cast<fbs_workflow_status>(r.u8() % (last_workflow_status + 2));
     std::vector<fbs_node_in> nodes(r.u8() % 6);
     for (auto &node : nodes) {
         std::memset(&node, 0, sizeof node);
         node.name = r.slice(n);
         node.error = r.slice(n);
         node.output = r.slice(n);
-        node.status = static_cast<fbs_node_status>(r.u8() % 7);
+        node.status = static_cast<fbs_node_status>(r.u8() % (last_node_status + 2));
         node.attempts = r.u8();
         node.has_started_at = r.u8() & 1;
         node.started_at_us = r.i64();
@@ -377,7 +383,7 @@ void encode_snapshot(const uint8_t *bytes, size_t n) {
     in.scratch_len = scratch.size() * sizeof(uint64_t);
 
     // What the encoder must decide, worked out independently.
-    bool in_range = true, text_ok = true, required = true, enums_ok = static_cast<unsigned>(in.status) <= 4;
+    bool in_range = true, text_ok = true, required = true, enums_ok = static_cast<unsigned>(in.status) <= last_workflow_status;
     auto field = [&](fbs_slice s, bool text, bool must) {
         const Slice x = resolve(s, arena.data, n);
         in_range &= x.in_range;
@@ -393,7 +399,7 @@ void encode_snapshot(const uint8_t *bytes, size_t n) {
         names.push_back(field(node.name, true, true));
         errors.push_back(field(node.error, true, false));
         outputs.push_back(field(node.output, false, false));
-        enums_ok &= static_cast<unsigned>(node.status) <= 5;
+        enums_ok &= static_cast<unsigned>(node.status) <= last_node_status;
     }
     for (const auto &kv : data) {
         keys.push_back(field(kv.key, true, true));
@@ -484,8 +490,8 @@ void encode_records(const uint8_t *bytes, size_t n) {
         rec.payload = r.slice(n);
         rec.node_index = static_cast<int32_t>(r.u16()) - 2;
         rec.attempt = r.u8();
-        rec.kind = static_cast<fbs_event_kind>(r.u8() % 12);
-        rec.workflow_status = static_cast<fbs_workflow_status>(r.u8() % 6);
+        rec.kind = static_cast<fbs_event_kind>(r.u8() % (last_event_kind + 2));
+        rec.workflow_status = static_cast<fbs_workflow_status>(r.u8() % (last_workflow_status + 2));
         nodes.push_back(resolve(rec.node, arena.data, n));
         errors.push_back(resolve(rec.error, arena.data, n));
         keys.push_back(resolve(rec.key, arena.data, n));
@@ -493,8 +499,8 @@ void encode_records(const uint8_t *bytes, size_t n) {
         for (const Slice *s : {&nodes.back(), &errors.back(), &keys.back()}) {
             should_pass &= s->in_range && valid_text(*s);
         }
-        should_pass &= payloads.back().in_range && static_cast<unsigned>(rec.kind) <= 10 &&
-                       static_cast<unsigned>(rec.workflow_status) <= 4;
+        should_pass &= payloads.back().in_range && static_cast<unsigned>(rec.kind) <= last_event_kind &&
+                       static_cast<unsigned>(rec.workflow_status) <= last_workflow_status;
     }
     fbs_buffer out;
     fbs_error err;

@@ -412,6 +412,38 @@ struct RegressionTests {
         #expect(ContinuousClock.now - started < .seconds(30))
     }
 
+    /// Found by the ThreadSanitizer pass of CI on 9ba502c: a consumer's position, read on the
+    /// I/O pool into a fresh buffer, was reported as a race with the task that awaited it. When
+    /// the job finished before the task had suspended, the only order between the two threads
+    /// was the runtime's own atomics, which the checker cannot see. Thousands of small reads
+    /// whose buffers are made on the pool and read by the caller: each must arrive whole, and
+    /// under ThreadSanitizer (scripts/sanitizers.sh thread) the handoff must not be reported.
+    @Test("a buffer made on the I/O pool reaches the awaiting task through a visible handoff")
+    func ioPoolHandoffIsOrdered() async throws {
+        let directory = TemporaryDirectory()
+        defer { directory.cleanup() }
+        let io = FileIO(layer: SystemFileLayer())
+        let path = directory.path + "/position"
+        try Array("42\n".utf8).withUnsafeBytes { try io.replaceAtomically(path, with: $0, durability: .buffered) }
+        let reads = try await withThrowingTaskGroup(of: [String?].self) { group in
+            for _ in 0..<8 {
+                group.addTask {
+                    var texts: [String?] = []
+                    for _ in 0..<500 {
+                        let buffer = try await IOThreadPool.shared.run { try io.readFile(path, limit: 64) }
+                        texts.append(buffer.map { String(decoding: $0.bytes, as: UTF8.self) })
+                    }
+                    return texts
+                }
+            }
+            var all: [String?] = []
+            for try await texts in group { all += texts }
+            return all
+        }
+        #expect(reads.count == 4_000)
+        #expect(reads.allSatisfy { $0 == "42\n" })
+    }
+
     /// Found by the ThreadSanitizer run of the whole suite on 4b53908: EventTests "without kept
     /// history, compacted events are declared gone" failed when the run's last compaction left an
     /// empty journal (TSan's timing moved where the group commits ended). `history` returned no

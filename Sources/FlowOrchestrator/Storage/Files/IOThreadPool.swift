@@ -56,11 +56,38 @@ final class IOThreadPool: Sendable {
     /// which finishes what it started (half an I/O call is worse than a late one).
     func run<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
         startIfNeeded()
-        let result: Result<T, any Error> = await withCheckedContinuation { continuation in
-            queue.withLock { $0.push({ continuation.resume(returning: Result { try work() }) }) }
+        let slot = ResultSlot<T>()
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            queue.withLock {
+                $0.push({
+                    slot.store(Result { try work() })
+                    continuation.resume()
+                })
+            }
             ready.signal()
         }
-        return try result.get()
+        return try slot.take().get()
+    }
+
+    /// Where a job leaves its result for the task that queued it. The continuation alone orders
+    /// the two threads, but when the job finishes before the task has suspended, the runtime
+    /// hands over through its own atomics, which ThreadSanitizer does not see: it then reported
+    /// the fresh buffer a read returned as a race. A lock around the result is one uncontended
+    /// lock per call, and makes the order visible to any checker.
+    private final class ResultSlot<T: Sendable>: @unchecked Sendable {
+        private let lock = Mutex(())
+        private var result: Result<T, any Error>?
+
+        func store(_ value: Result<T, any Error>) {
+            lock.withLock { _ in result = value }
+        }
+
+        func take() -> Result<T, any Error> {
+            lock.withLock { _ in
+                guard let value = result else { preconditionFailure("an I/O job resumed its caller without a result") }
+                return value
+            }
+        }
     }
 
     private func startIfNeeded() {
