@@ -428,6 +428,7 @@ struct ExecutorTests {
         var rebuilt = WorkflowState(
             id: "replay", tenant: "default", fingerprint: dag.fingerprint, nodeNames: dag.nodeNames,
             createdAt: result.state.createdAt)
+        rebuilt.shape = DAGShape(dag)  // stored at creation, not by an event
         try rebuilt.apply(events.withLock { $0 })
         #expect(rebuilt == result.state)
         #expect(events.withLock { $0.map(\.sequence) } == Array(1...UInt64(events.withLock { $0.count })))
