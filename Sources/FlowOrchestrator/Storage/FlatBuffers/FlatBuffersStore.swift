@@ -76,6 +76,8 @@ public final class FlatBuffersStore: FileWorkflowStore {
     private let journals: OpenJournals
     private let logger: Logger?
     private let tailsCut = Atomic<Int>(0)
+    /// Polls of event subscriptions that found their workflow not created yet (tests wait on it).
+    let subscriptionWaits = Atomic<Int>(0)
 
     /// Opens (creating if needed) a store rooted at `directory`, finishing any transaction a
     /// crash interrupted. Warnings (a cut journal tail) go to `logger`.
