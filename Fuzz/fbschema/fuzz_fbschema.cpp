@@ -185,7 +185,8 @@ void summary(const uint8_t *bytes, size_t n) {
     touch(v.id, buf.data, n, true);
     touch(v.tenant, buf.data, n, true);
     touch(v.fingerprint, buf.data, n, true);
-    const uint64_t sum = uint64_t(v.pending) + v.running + v.completed + v.failed + v.skipped + v.cancelled;
+    const uint64_t sum = uint64_t(v.pending) + v.running + v.completed + v.failed + v.skipped + v.cancelled +
+                         v.waiting + v.bypassed + v.interrupted + v.compensated + v.compensation_failed;
     if (sum != v.node_count) finding("verified summary whose counts do not add up");
     if (static_cast<unsigned>(v.status) > last_workflow_status) finding("verified a bad summary status");
 }
