@@ -93,16 +93,26 @@ public enum QuickBench {
                 columns: [
                     .init("records", "records"), .init("journal_mib", "journal MiB", decimals: 1),
                     .init("open_ms", "open ms", decimals: 1), .init("records_per_s", "records/s"),
+                    .init("peak_mib_above", "peak MiB above", decimals: 1),
                 ])
             for records in config.recoveryRecords {
                 progress("recovery: writing and opening a journal of \(records) records")
                 let result = try await DurabilityBench.recovery(records: records, directory: "\(config.directory)/recovery-\(records)")
                 table.add(
                     "\(ReportTable.Column.grouped(Int64(records))) records",
-                    [Double(records), Double(result.journalBytes) / 1_048_576, result.seconds * 1000, Double(records) / result.seconds])
-                if records == 1_000_000 { figures.recovery1M = result.seconds }
+                    [
+                        Double(records), Double(result.journalBytes) / 1_048_576, result.seconds * 1000,
+                        Double(records) / result.seconds, result.peakBytesAbove.map { Double($0) / 1_048_576 },
+                    ])
+                if records == 1_000_000 {
+                    figures.recovery1M = result.seconds
+                    figures.recovery1MPeakMiB = result.peakBytesAbove.map { Double($0) / 1_048_576 }
+                }
             }
-            table.notes = ["Open = read the snapshot and the journal, check every frame's CRC32C, verify and replay every record."]
+            table.notes = [
+                "Open = read the snapshot and the journal, check every frame's CRC32C, verify and replay every record.",
+                "peak MiB above: the process's peak resident size during a first open (reset just before it) minus its size before; the journal is read in 4 MiB pieces, so this stays flat while the journal grows. The 1,000-node state itself is under 1 MiB.",
+            ]
             report.tables.append(table)
         }
         if want.contains(.serialization) {
@@ -357,6 +367,7 @@ public enum QuickBench {
         var snapshot: (flat: SnapshotBench.Result, json: SnapshotBench.Result)?
         var persistence: [PersistenceBench.Result] = []
         var recovery1M: Double?
+        var recovery1MPeakMiB: Double?
 
         func targets(nodes: Int, chainLength: Int) -> [TargetCheck] {
             var checks: [TargetCheck] = []
@@ -409,6 +420,16 @@ public enum QuickBench {
                 checks.append(.init(
                     name: "recovery, 1M journal records", requirement: "<= 1.5 s", figure: String(format: "%.2f s", recovery1M),
                     value: recovery1M, met: recovery1M <= 1.5))
+                checks.append(.init(
+                    name: "open 1M records (issue 16)", requirement: "<= 0.5 s", figure: String(format: "%.2f s", recovery1M),
+                    value: recovery1M, met: recovery1M <= 0.5))
+            }
+            if let recovery1MPeakMiB {
+                let megabytes = recovery1MPeakMiB * 1_048_576 / 1_000_000
+                checks.append(.init(
+                    name: "open 1M records, memory (issue 16)", requirement: "<= 64 MB above the state",
+                    figure: String(format: "%.1f MB peak above the process before the open", megabytes), value: megabytes,
+                    met: megabytes <= 64))
             }
             if let residentMiB {
                 let megabytes = residentMiB * 1_048_576 / 1_000_000
