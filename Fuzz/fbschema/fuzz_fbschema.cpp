@@ -201,9 +201,10 @@ void summary(const uint8_t *bytes, size_t n) {
     touch(v.id, buf.data, n, true);
     touch(v.tenant, buf.data, n, true);
     touch(v.fingerprint, buf.data, n, true);
-    const uint64_t sum = uint64_t(v.pending) + v.running + v.completed + v.failed + v.skipped + v.cancelled;
+    const uint64_t sum = uint64_t(v.pending) + v.running + v.completed + v.failed + v.skipped + v.cancelled +
+                         v.waiting + v.bypassed + v.interrupted + v.compensated + v.compensation_failed;
     if (sum != v.node_count) finding("verified summary whose counts do not add up");
-    if (static_cast<unsigned>(v.status) > FBS_WORKFLOW_CANCELLED) finding("verified a bad summary status");
+    if (static_cast<unsigned>(v.status) > last_workflow_status) finding("verified a bad summary status");
 }
 
 void header(const uint8_t *bytes, size_t n) {
@@ -250,8 +251,8 @@ ScanAll scan_all(const uint8_t *buf, size_t n, size_t capacity) {
             touch(v.error, start, r.consumed, true);
             touch(v.key, start, r.consumed, true);
             touch(v.payload, start, r.consumed, false);
-            if (static_cast<unsigned>(v.kind) > FBS_EVENT_NODE_MARKED_COMPLETED) finding("scan passed a bad event kind");
-            if (static_cast<unsigned>(v.workflow_status) > FBS_WORKFLOW_CANCELLED) finding("scan passed a bad status");
+            if (static_cast<unsigned>(v.kind) > last_event_kind) finding("scan passed a bad event kind");
+            if (static_cast<unsigned>(v.workflow_status) > last_workflow_status) finding("scan passed a bad status");
             v.frame_offset += all.consumed;
             all.views.push_back(v);
         }

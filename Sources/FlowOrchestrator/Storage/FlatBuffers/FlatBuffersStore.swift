@@ -162,7 +162,14 @@ public final class FlatBuffersStore: FileWorkflowStore {
         try lock.check()
         try refuseBackwards(state, key)
         try archiveEpoch(key)
-        if try journalBase(journalPath(key), requireRecords: true) != nil {
+        if journals[key] == nil, !engine.io.exists(journalPath(key)), !engine.exists(key) {
+            // A new workflow with no events yet: its journal is made by its first append (a
+            // missing journal is an empty one to every reader), so creating it costs three syncs
+            // (ADR 13). One saved with events already (end and level strategies) gets its
+            // journal header now, which says where the history starts ("never journaled").
+            try engine.create(
+                state, durability: durability, extraFiles: state.lastSequence == 0 ? [] : try transactionFiles(for: state))
+        } else if try journalBase(journalPath(key), requireRecords: true) != nil {
             // Snapshot and journal must change together, or the old journal would replay on
             // top of the new snapshot.
             try engine.saveAll([state], durability: durability, extraFiles: transactionFiles(for:))
