@@ -14,7 +14,8 @@ import Glibc
 /// handle refuses every later append: nothing is ever reported durable that is not, and the next
 /// writer reopens the state from disk.
 final class JournalHandle: @unchecked Sendable {
-    // @unchecked: every mutable field is read and written only under `lock`.
+    // @unchecked: every mutable field is read and written only under `lock`, except
+    // `summaryWrittenSequence`, only under `summaryWriteLock`.
     private let lock = NSLock()
     /// The journal's descriptor: open, parked (closed to bound the open files; reopened by the
     /// next write), or closed for good.
@@ -29,6 +30,13 @@ final class JournalHandle: @unchecked Sendable {
     private var unsynced = false
     /// What the summary file was last written with, and when (nil: not by this handle).
     private var summarized: (status: WorkflowStatus, counts: [NodeStatus: Int], at: ContinuousClock.Instant)?
+    /// Whether appends came too soon after the last summary to rewrite it: the store's flush
+    /// timer writes it once the interval has passed (``deferredSummary(interval:)``).
+    private var summaryDeferred = false
+    /// Serializes the summary file's writes, so that an older state never replaces a newer one.
+    private let summaryWriteLock = NSLock()
+    /// The sequence number of the last state written as the summary (under `summaryWriteLock`).
+    private var summaryWrittenSequence: UInt64?
     private var size: Int64
     private var records: Int
     private(set) var replica: WorkflowState
@@ -139,21 +147,71 @@ final class JournalHandle: @unchecked Sendable {
     /// The state to write as the workflow's summary now, if one is due: always when this handle
     /// has written none yet (so a summary a crash left behind is exact again once the workflow is
     /// opened) or the workflow's status changed; when only node counts changed, at most once
-    /// per `interval`. The caller writes it.
-    func summaryDue(interval: Duration) -> WorkflowState? {
+    /// per `interval`. The caller writes it. `deferred` is true when this call left a summary for
+    /// the flush timer that was not waiting for one before (the caller starts the timer).
+    func summaryDue(interval: Duration) -> (state: WorkflowState?, deferred: Bool) {
         withLock {
             let now = ContinuousClock.now
             if let last = summarized, last.status == replica.status {
-                if now - last.at < interval { return nil }
+                if now - last.at < interval {
+                    // Counted later by the timer: counting here would cost every append a pass
+                    // over the nodes.
+                    defer { summaryDeferred = true }
+                    return (nil, !summaryDeferred)
+                }
                 let counts = replica.statusCounts
                 if counts == last.counts {
                     summarized = (last.status, counts, now)
-                    return nil
+                    summaryDeferred = false
+                    return (nil, false)
                 }
             }
             summarized = (replica.status, replica.statusCounts, now)
-            return replica
+            summaryDeferred = false
+            return (replica, false)
         }
+    }
+
+    /// For the flush timer: the state to write as the summary when appends left one waiting and
+    /// `interval` has passed since the last (nil when none is waiting or the counts are what
+    /// the summary says), or how long to wait before asking again.
+    func deferredSummary(interval: Duration) -> (state: WorkflowState?, retryAfter: Duration?) {
+        withLock {
+            guard summaryDeferred else { return (nil, nil) }
+            guard isUsable else {
+                summaryDeferred = false  // released or stopped: the next writer writes its own
+                return (nil, nil)
+            }
+            let now = ContinuousClock.now
+            if let last = summarized, now - last.at < interval { return (nil, interval - (now - last.at)) }
+            summaryDeferred = false
+            let counts = replica.statusCounts
+            if let last = summarized, last.status == replica.status, last.counts == counts {
+                summarized = (last.status, counts, now)
+                return (nil, nil)
+            }
+            summarized = (replica.status, counts, now)
+            return (replica, nil)
+        }
+    }
+
+    /// Whether the handle may still write (not closed for good, not stopped). Called under the lock.
+    private var isUsable: Bool {
+        if case .closed = descriptor { return false }
+        return stopped == nil
+    }
+
+    /// Whether a summary waits for the flush timer.
+    var isSummaryDeferred: Bool { withLock { summaryDeferred } }
+
+    /// Runs `write` with `state` unless a newer state was already written as the summary;
+    /// summary writes of one handle never overlap.
+    func writeSummary(_ state: WorkflowState, _ write: (WorkflowState) throws -> Void) rethrows {
+        summaryWriteLock.lock()
+        defer { summaryWriteLock.unlock() }
+        if let written = summaryWrittenSequence, written > state.lastSequence { return }
+        try write(state)
+        summaryWrittenSequence = state.lastSequence
     }
 
     /// The open descriptor, reopening a parked journal. Called under the lock.
