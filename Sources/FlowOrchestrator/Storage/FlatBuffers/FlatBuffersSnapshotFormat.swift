@@ -146,9 +146,7 @@ struct FlatBuffersSnapshotFormat: SnapshotFormat {
                         throw FlowError(
                             .invalidArgument, "workflow \(state.tenant)/\(state.id): cannot encode snapshot: \(error.text)")
                     }
-                    let buffer = FBSBuffer(output)
-                    defer { buffer.free() }
-                    return try body(buffer.bytes)
+                    return try FBSBuffer(output).withBytes(body)
                 }
             }
         }
@@ -342,9 +340,7 @@ struct FlatBuffersSnapshotFormat: SnapshotFormat {
         guard code == FBS_OK else {
             throw FlowError(.invalidArgument, "cannot encode summary of \(summary.tenant)/\(summary.id): \(error.text)")
         }
-        let buffer = FBSBuffer(output)
-        defer { buffer.free() }
-        return Array(buffer.bytes)
+        return FBSBuffer(output).array
     }
 
     func decodeSummary(_ buffer: AlignedBuffer, path: String) throws -> WorkflowSummary {

@@ -87,9 +87,8 @@ final class JournalHandle: @unchecked Sendable {
             } catch {
                 throw FlowError(.invalidArgument, "workflow \(key): \(error.message)", cause: error)
             }
-            defer { frames.free() }
             do {
-                try io.pwriteAll(fd, frames.bytes, at: size, path: path)
+                try frames.withBytes { try io.pwriteAll(fd, $0, at: size, path: path) }
                 unsynced = true
                 if durability == .fsync {
                     try io.sync(fd, path: path, dataOnly: true)
@@ -105,7 +104,8 @@ final class JournalHandle: @unchecked Sendable {
                 stopped = failure
                 throw failure
             }
-            size += Int64(frames.bytes.count)
+            size += Int64(frames.count)
+            frames.free()
             records += events.count
             for event in events { try replica.apply(event) }
             return records >= bounds.records || size >= Int64(bounds.bytes)
