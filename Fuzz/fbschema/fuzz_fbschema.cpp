@@ -142,7 +142,7 @@ void snapshot(const uint8_t *bytes, size_t n) {
         finding("verified snapshot without id, tenant or fingerprint");
     }
     if (h.format_version == 0 || h.format_version > FBS_FORMAT_VERSION) finding("verified a bad version");
-    if (static_cast<unsigned>(h.status) > FBS_WORKFLOW_CANCELLED) finding("verified a bad workflow status");
+    if (static_cast<unsigned>(h.status) > last_workflow_status) finding("verified a bad workflow status");
     if (h.node_count > n || h.data_count > n) finding("more entries than bytes");
     std::vector<fbs_node_view> nodes(h.node_count + 1);
     if (fbs_snapshot_read_nodes(b, 0, h.node_count, nodes.data()) != FBS_OK) finding("read_nodes failed");
@@ -154,7 +154,7 @@ void snapshot(const uint8_t *bytes, size_t n) {
         touch(nodes[i].error, b, n, true);
         touch(nodes[i].output, b, n, false);
         if (nodes[i].name.data == nullptr) finding("verified node without a name");
-        if (static_cast<unsigned>(nodes[i].status) > FBS_NODE_CANCELLED) finding("verified a bad node status");
+        if (static_cast<unsigned>(nodes[i].status) > last_node_status) finding("verified a bad node status");
         if (!utf8(static_cast<const uint8_t *>(nodes[i].name.data), nodes[i].name.length)) {
             finding("verified a node name that is not UTF-8");
         }
@@ -185,9 +185,10 @@ void summary(const uint8_t *bytes, size_t n) {
     touch(v.id, buf.data, n, true);
     touch(v.tenant, buf.data, n, true);
     touch(v.fingerprint, buf.data, n, true);
-    const uint64_t sum = uint64_t(v.pending) + v.running + v.completed + v.failed + v.skipped + v.cancelled;
+    const uint64_t sum = uint64_t(v.pending) + v.running + v.completed + v.failed + v.skipped + v.cancelled +
+                         v.waiting + v.bypassed + v.interrupted + v.compensated + v.compensation_failed;
     if (sum != v.node_count) finding("verified summary whose counts do not add up");
-    if (static_cast<unsigned>(v.status) > FBS_WORKFLOW_CANCELLED) finding("verified a bad summary status");
+    if (static_cast<unsigned>(v.status) > last_workflow_status) finding("verified a bad summary status");
 }
 
 void header(const uint8_t *bytes, size_t n) {
@@ -234,8 +235,8 @@ ScanAll scan_all(const uint8_t *buf, size_t n, size_t capacity) {
             touch(v.error, start, r.consumed, true);
             touch(v.key, start, r.consumed, true);
             touch(v.payload, start, r.consumed, false);
-            if (static_cast<unsigned>(v.kind) > FBS_EVENT_NODE_MARKED_COMPLETED) finding("scan passed a bad event kind");
-            if (static_cast<unsigned>(v.workflow_status) > FBS_WORKFLOW_CANCELLED) finding("scan passed a bad status");
+            if (static_cast<unsigned>(v.kind) > last_event_kind) finding("scan passed a bad event kind");
+            if (static_cast<unsigned>(v.workflow_status) > last_workflow_status) finding("scan passed a bad status");
             v.frame_offset += all.consumed;
             all.views.push_back(v);
         }
