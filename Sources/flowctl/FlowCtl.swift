@@ -19,11 +19,13 @@ struct FlowCtl: AsyncParsableCommand {
         abstract: "Run, inspect and repair durable workflows.",
         discussion: """
             Exit codes: 0 success, 1 workflow failed, 2 usage or bad definition file, \
-            3 store or data error, 130 interrupted.
+            3 store or data error (an unknown workflow ID included), 4 `wait --timeout` passed first, \
+            5 cancelled by request, 130 interrupted.
             """,
         subcommands: [
             Run.self, Resume.self, Status.self, List.self, Show.self, Output.self, History.self, Watch.self,
             Reset.self, Salvage.self, Graph.self, Verify.self, GC.self, Dump.self, Bench.self,
+            Submit.self, Worker.self, Wait.self, Cancel.self, Queue.self, Schedule.self,
         ])
 
     /// Parses the command line, runs the command and maps every error to one line and an exit code.

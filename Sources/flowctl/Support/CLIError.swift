@@ -11,6 +11,10 @@ enum ExitStatus: Int32 {
     case usage = 2
     /// The store or the data in it: not found, locked, corrupt, unreadable, unwritable.
     case storeOrData = 3
+    /// `wait --timeout`: the time passed before the workflow ended.
+    case timedOut = 4
+    /// `wait`: the workflow was cancelled by request.
+    case cancelled = 5
     /// Interrupted by SIGINT or SIGTERM.
     case interrupted = 130
 }
