@@ -43,6 +43,43 @@ struct ErrorStructureTests {
         #expect(occurrences(of: "journal.log", in: text) == 1, "\(text)")
     }
 
+    @Test("a journal write failure from a run names the workflow and the node in its fields, at every layer")
+    func journalFailureNamesWorkflowAndNode() async throws {
+        let directory = TemporaryDirectory()
+        defer { directory.cleanup() }
+        let layer = FaultyFileLayer()
+        var dag = DAG()
+        try dag.addNode("fetch") { _ in .empty }
+        try dag.addNode("parse", dependsOn: ["fetch"]) { _ in
+            // The disk fails while parse runs: its end cannot be written.
+            layer.arm(.failWrites(after: 0, errno: EIO))
+            return .empty
+        }
+        let key = try WorkflowKey(tenant: "acme", id: "named")
+        let store = try FlatBuffersStore(directory: directory.path, options: .init(), layer: layer)
+        let error = try #require(await #expect(throws: FlowError.self) { try await Workflow(key: key, dag: dag, store: store).execute() })
+        layer.arm(nil)
+        #expect(layer.injectedWriteFaults > 0, "the fault layer failed no write")
+        #expect(error.code == .persistenceFailed)
+        #expect(error.workflow == key, "\(error)")
+        #expect(error.node == "parse", "\(error)")
+        // The journal's own error, under the persister's, names them too.
+        let inner = try #require(error.cause as? FlowError, "\(error)")
+        #expect(inner.workflow == key && inner.node == "parse", "\(inner)")
+        #expect(inner.path?.hasSuffix("/acme/named/journal.log") == true)
+        #expect(error.systemCallError?.errno == EIO)
+
+        // A later append through the stopped writer says so, naming the workflow in the field.
+        let writer = try await store.acquireWriter(key)
+        await writer.release()
+        let released = await #expect(throws: FlowError.self) {
+            try await writer.append(
+                [WorkflowEvent(sequence: 1_000, time: .nowMicroseconds(), change: .dataSet(key: "k", value: nil))],
+                durability: .fsync)
+        }
+        #expect(released?.workflow == key, "\(String(describing: released))")
+    }
+
     @Test("wrapping a FlowError keeps its context and does not repeat its text")
     func wrapping() {
         let inner = FlowError(

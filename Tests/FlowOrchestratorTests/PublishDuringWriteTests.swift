@@ -21,7 +21,7 @@ struct PublishDuringWriteTests {
         let entered = Gate()
         let release = Gate()
         let persister = Persister(
-            durable: 0, describe: "test",
+            durable: 0, workflow: try WorkflowKey(id: "test"),
             take: {
                 log.withLock { log in
                     defer { log.pending.removeAll() }

@@ -46,19 +46,19 @@ final class Persister: Sendable {
     private let state: Mutex<State>
     private let write: @Sendable (Batch, _ sync: Bool) async throws -> Void
     private let take: @Sendable () -> (batch: Batch, lastSequence: UInt64)
-    private let describe: String
+    private let workflow: WorkflowKey
 
-    /// A persister whose state is durable up to `durable`. `take` hands over what is pending;
-    /// `write` stores it, syncing when asked (an empty batch with `sync` only syncs).
+    /// A persister of `workflow` whose state is durable up to `durable`. `take` hands over what
+    /// is pending; `write` stores it, syncing when asked (an empty batch with `sync` only syncs).
     init(
-        durable: UInt64, describe: String,
+        durable: UInt64, workflow: WorkflowKey,
         take: @escaping @Sendable () -> (batch: Batch, lastSequence: UInt64),
         write: @escaping @Sendable (Batch, _ sync: Bool) async throws -> Void
     ) {
         self.state = Mutex(State(durable: durable, written: durable))
         self.take = take
         self.write = write
-        self.describe = describe
+        self.workflow = workflow
     }
 
     /// The highest sequence number known durable.
@@ -134,7 +134,12 @@ final class Persister: Sendable {
                 }
             } catch {
                 let cause = (error as? FlowError).map { "\($0.message)" } ?? "\(error)"
-                failure = FlowError(.persistenceFailed, "\(describe): could not persist changes: \(cause)", cause: error)
+                // The workflow, and the node when the batch is about one, in the fields (ADR 9).
+                var node: String?
+                if case .events(let events) = batch { node = events.soleNode }
+                failure = FlowError(
+                    .persistenceFailed, "workflow \(workflow): could not persist changes: \(cause)", cause: error,
+                    workflow: workflow, node: node)
             }
             let (waiters, again) = state.withLock { state in
                 if let failure {

@@ -74,7 +74,7 @@ final class RunCoordinator: Sendable {
         self.shared = shared
         let durability = options.durability
         self.persister = Persister(
-            durable: state.lastSequence, describe: "workflow \(key)",
+            durable: state.lastSequence, workflow: key,
             take: {
                 shared.withLock { shared in
                     if journaling {

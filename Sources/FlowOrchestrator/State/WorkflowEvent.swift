@@ -275,3 +275,17 @@ extension WorkflowState {
         for event in events { try apply(event) }
     }
 }
+
+extension Sequence<WorkflowEvent> {
+    /// The node every node event here names, when they all name the same one (the node an error
+    /// about writing these events is about); nil for none or several.
+    var soleNode: String? {
+        var found: String?
+        for event in self {
+            guard let node = event.node else { continue }
+            if let found, found != node { return nil }
+            found = node
+        }
+        return found
+    }
+}

@@ -267,7 +267,8 @@ extension FlowError {
         let now = current.map { "epoch \($0)" } ?? "an unreadable epoch"
         return FlowError(
             .staleWriter,
-            "workflow \(key): writer of epoch \(epoch) was fenced off (the workflow is at \(now)); nothing was written")
+            "workflow \(key): writer of epoch \(epoch) was fenced off (the workflow is at \(now)); nothing was written",
+            workflow: key)
     }
 
     /// The refusal of a state for another workflow than the writer's.

@@ -60,7 +60,8 @@ final class WriterLock: Sendable {
                 io.close(fd)
                 if errno == .wouldBlock {
                     throw FlowError(
-                        .locked, "workflow \(key) is being written by another runner (\(holder)); wait for it to finish")
+                        .locked, "workflow \(key) is being written by another runner (\(holder)); wait for it to finish",
+                        workflow: key)
                 }
                 throw FileIO.ioError("locking", path, errno, call: "flock")
             }
@@ -95,7 +96,7 @@ final class WriterLock: Sendable {
     func check() throws(FlowError) {
         let current: UInt64?? = fd.withLock { fd in fd.map { Self.readEpoch($0, io: io) } }
         guard let current else {
-            throw FlowError(.writerStopped, "workflow \(key): the writer of epoch \(epoch) was released")
+            throw FlowError(.writerStopped, "workflow \(key): the writer of epoch \(epoch) was released", workflow: key)
         }
         guard current == epoch else { throw FlowError.staleWriter(key, epoch: epoch, current: current) }
     }

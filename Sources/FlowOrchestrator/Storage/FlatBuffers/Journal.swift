@@ -76,7 +76,7 @@ final class JournalHandle: @unchecked Sendable {
             if let stopped {
                 throw FlowError(
                     .writerStopped, "workflow \(key): an earlier write failed (\(stopped.message)); reopen the workflow",
-                    cause: stopped)
+                    cause: stopped, workflow: key)
             }
             try validate(events)
             try fence.check()
@@ -100,7 +100,9 @@ final class JournalHandle: @unchecked Sendable {
             } catch {
                 // Take back whatever part of the batch reached the file, then refuse to go on.
                 _ = io.layer.ftruncate(fd, size)
-                let failure = error.asFlowError
+                var failure = error.asFlowError
+                failure.workflow = failure.workflow ?? key
+                failure.node = failure.node ?? events.soleNode
                 stopped = failure
                 throw failure
             }
@@ -118,13 +120,14 @@ final class JournalHandle: @unchecked Sendable {
             if let stopped {
                 throw FlowError(
                     .writerStopped, "workflow \(key): an earlier write failed (\(stopped.message)); reopen the workflow",
-                    cause: stopped)
+                    cause: stopped, workflow: key)
             }
             do {
                 try io.sync(try openDescriptor(io: io), path: path, dataOnly: true)
                 unsynced = false
             } catch {
-                let failure = error.asFlowError
+                var failure = error.asFlowError
+                failure.workflow = failure.workflow ?? key
                 stopped = failure
                 throw failure
             }
@@ -224,7 +227,7 @@ final class JournalHandle: @unchecked Sendable {
             descriptor = .open(fd)
             return fd
         case .closed:
-            throw FlowError(.writerStopped, "workflow \(key): the writer was released")
+            throw FlowError(.writerStopped, "workflow \(key): the writer was released", workflow: key)
         }
     }
 
@@ -267,7 +270,7 @@ final class JournalHandle: @unchecked Sendable {
         withLock {
             if case .open(let fd) = descriptor { io.close(fd) }
             descriptor = .closed
-            stopped = stopped ?? FlowError(.writerStopped, "workflow \(key): the writer was released")
+            stopped = stopped ?? FlowError(.writerStopped, "workflow \(key): the writer was released", workflow: key)
         }
     }
 }

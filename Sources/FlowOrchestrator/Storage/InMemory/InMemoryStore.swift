@@ -57,7 +57,7 @@ public final class InMemoryStore: TransactionalWorkflowStore, EventStore {
             let current = epochs[key] ?? 0
             guard current == epoch else { throw FlowError.staleWriter(key, epoch: epoch, current: current) }
             guard writers[key] == epoch else {
-                throw FlowError(.writerStopped, "workflow \(key): the writer of epoch \(epoch) was released")
+                throw FlowError(.writerStopped, "workflow \(key): the writer of epoch \(epoch) was released", workflow: key)
             }
         }
     }
