@@ -4,8 +4,10 @@
 #   libzstd-dev, zstd, pkg-config             zstd library (found through pkg-config) and CLI
 #   python3                                    used by a test as a second lock-holding process
 #   libsqlite3-dev                             SQLite, the benchmarks' row-per-node persistence peer
+#   spin, gcc                                  the Promela model checker and the C compiler for its
+#                                              verifiers (scripts/check-model.sh, Models/README.md)
 set -euo pipefail
-packages=(libflatbuffers-dev flatbuffers-compiler libzstd-dev zstd pkg-config python3 libsqlite3-dev)
+packages=(libflatbuffers-dev flatbuffers-compiler libzstd-dev zstd pkg-config python3 libsqlite3-dev spin gcc)
 sudo=""
 if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
 missing=()

@@ -25,7 +25,7 @@ struct FlowCtl: AsyncParsableCommand {
         subcommands: [
             Run.self, Resume.self, Status.self, List.self, Show.self, Output.self, History.self, Watch.self,
             Reset.self, Salvage.self, Graph.self, Verify.self, GC.self, Dump.self, Bench.self,
-            Submit.self, Worker.self, Wait.self, Cancel.self, Queue.self,
+            Submit.self, Worker.self, Wait.self, Cancel.self, Queue.self, Schedule.self,
         ])
 
     /// Parses the command line, runs the command and maps every error to one line and an exit code.

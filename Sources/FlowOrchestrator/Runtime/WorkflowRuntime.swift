@@ -321,6 +321,7 @@ public actor WorkflowRuntime {
         logger.info("runtime claiming", metadata: ["queues": "\(options.queues?.joined(separator: ",") ?? "*")"])
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await self.watchCancelRequests() }
+            group.addTask { await self.runSchedules(logger: self.logger) }  // schedules (Scheduler.swift)
             while phase == .running, !Task.isCancelled {
                 let (claims, nextWake) = await claimPass()
                 for claim in claims {
