@@ -8,52 +8,73 @@ import Glibc
 ///
 /// A node's shell is a child of the worker running it; when the worker is killed with SIGKILL,
 /// the shell lives on as an orphan. The worker that takes the workflow over must not run the
-/// node beside it, so each running node's process group is recorded in `NODE.pgid` (its pid and
-/// its start time in clock ticks since boot, from `/proc/PID/stat`, so that a reused pid is never
-/// mistaken for it) and the taker stops every recorded group still alive (SIGKILL) and waits for
-/// it to be gone before running anything.
+/// node beside it. So before a node's command is spawned, a token naming that one attempt is
+/// written to `NODE.token` and passed in the command's environment (`FLOW_RUN_TOKEN`), which its
+/// children inherit; the record is removed when the command ends. The taker finds every process
+/// whose environment holds a recorded token (`/proc/PID/environ`), kills it with SIGKILL and
+/// waits for it to be gone before running anything. Writing the record before the spawn leaves
+/// no moment in which a process runs unrecorded.
 enum OrphanNodes {
-    /// Records `pid` as the process group of `node`'s running command.
-    static func record(_ pid: pid_t, node: String, in directory: String) {
-        guard let start = startTime(pid) else { return }
+    /// The environment variable holding the token.
+    static let variable = "FLOW_RUN_TOKEN"
+
+    /// Records a new token for `node` in `directory` and returns it.
+    static func record(node: String, in directory: String) -> String {
+        let token = UUID().uuidString
         try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let path = "\(directory)/\(node).pgid"
-        try? Data("\(pid) \(start)\n".utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
+        try? Data((token + "\n").utf8).write(to: URL(fileURLWithPath: "\(directory)/\(node).token"), options: .atomic)
+        return token
     }
 
     /// Removes `node`'s record once its command ended.
     static func forget(node: String, in directory: String) {
-        unlink("\(directory)/\(node).pgid")
+        unlink("\(directory)/\(node).token")
     }
 
-    /// Kills every recorded process group in `directory` that is still alive and waits (up to
-    /// `limit`) until each is gone; the records are removed.
+    /// Kills every process holding a token recorded in `directory` and waits (up to `limit`)
+    /// until each is gone; the records are removed.
     static func stopAll(in directory: String, limit: Duration = .seconds(10)) {
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return }
-        for name in names where name.hasSuffix(".pgid") {
+        var tokens: Set<String> = []
+        for name in names where name.hasSuffix(".token") {
             let path = "\(directory)/\(name)"
-            defer { unlink(path) }
-            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { continue }
-            let parts = text.split(whereSeparator: { $0 == " " || $0 == "\n" })
-            guard parts.count >= 2, let pid = pid_t(parts[0]), pid > 1, let start = UInt64(parts[1]),
-                startTime(pid) == start
-            else { continue }
-            kill(-pid, SIGKILL)
-            let deadline = ContinuousClock.now + limit
-            while kill(-pid, 0) == 0 || errno != ESRCH, ContinuousClock.now < deadline {
-                usleep(5_000)
+            if let text = try? String(contentsOfFile: path, encoding: .utf8) {
+                let token = text.trimmingCharacters(in: .whitespacesAndNewlines)
+                if !token.isEmpty { tokens.insert(token) }
             }
         }
+        guard !tokens.isEmpty else { return }
+        let deadline = ContinuousClock.now + limit
+        while ContinuousClock.now < deadline {
+            let holders = processes(holding: tokens)
+            if holders.isEmpty { break }
+            for pid in holders { kill(pid, SIGKILL) }
+            usleep(5_000)
+        }
+        for name in names where name.hasSuffix(".token") { unlink("\(directory)/\(name)") }
     }
 
-    /// Field 22 of `/proc/PID/stat`: when the process started, in clock ticks since boot.
-    private static func startTime(_ pid: pid_t) -> UInt64? {
+    /// The live processes (zombies left out) whose environment holds one of `tokens`.
+    private static func processes(holding tokens: Set<String>) -> [pid_t] {
+        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return [] }
+        let wanted = Set(tokens.map { Array("\(variable)=\($0)".utf8) })
+        var found: [pid_t] = []
+        for entry in entries {
+            guard let pid = pid_t(entry), pid > 1, pid != getpid(),
+                let environ = FileManager.default.contents(atPath: "/proc/\(entry)/environ")
+            else { continue }
+            let matches = environ.split(separator: 0, omittingEmptySubsequences: true).contains { wanted.contains(Array($0)) }
+            guard matches, !isZombie(pid) else { continue }
+            found.append(pid)
+        }
+        return found
+    }
+
+    private static func isZombie(_ pid: pid_t) -> Bool {
         guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-            let close = stat.lastIndex(of: ")")
-        else { return nil }
-        // Fields after the command name start at field 3 (the state).
-        let fields = stat[stat.index(after: close)...].split(separator: " ")
-        guard fields.count > 19 else { return nil }
-        return UInt64(fields[19])
+            let close = stat.lastIndex(of: ")"), stat.index(close, offsetBy: 2) < stat.endIndex
+        else { return true }
+        let state = stat[stat.index(close, offsetBy: 2)]
+        return state == "Z" || state == "X"
     }
 }

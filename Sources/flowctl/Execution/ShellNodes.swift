@@ -25,7 +25,7 @@ struct ShellNodes: Sendable {
     var baseEnvironment: [String: String] = ProcessInfo.processInfo.environment
     /// Where dependency outputs are put as files; the owner removes it when the run ends.
     var inputs = InputFiles()
-    /// Where each running node's process group is recorded (`NODE.pgid`), so that a worker
+    /// Where each running node's attempt token is recorded (`NODE.token`), so that a worker
     /// taking the workflow over from a dead one stops what it left running (``OrphanNodes``);
     /// nil to record nothing.
     var processRecords: String?
@@ -39,12 +39,6 @@ struct ShellNodes: Sendable {
                 node.name, dependsOn: node.needs, retry: retryPolicy(node), timeout: node.timeout,
                 action: { context in try await run(node, context, base: base, outputVariables: outputVariables) })
         })
-    }
-
-    /// What records `node`'s process group in `directory` once started; nil without a directory.
-    private static func recorder(_ directory: String?, node: String) -> (@Sendable (pid_t) -> Void)? {
-        guard let directory else { return nil }
-        return { pid in OrphanNodes.record(pid, node: node, in: directory) }
     }
 
     private func retryPolicy(_ node: NodeDefinition) -> RetryPolicy {
@@ -75,6 +69,9 @@ struct ShellNodes: Sendable {
                 }
             }
         }
+        if let processRecords {
+            environment[OrphanNodes.variable] = OrphanNodes.record(node: node.name, in: processRecords)
+        }
         let logPath = logDirectory.map { $0 + "/" + node.name + ".log" }
         let started = Date()
         let attempt = context.attempt
@@ -83,8 +80,7 @@ struct ShellNodes: Sendable {
             directory: node.cwd, logPath: logPath,
             // Formatted only for a command that writes to stderr.
             logHeader: { "--- \(TextFormat.iso8601(started)) attempt \(attempt) ---\n" },
-            maxOutputBytes: maxOutputBytes, killGrace: killGrace,
-            onStart: Self.recorder(processRecords, node: node.name))
+            maxOutputBytes: maxOutputBytes, killGrace: killGrace)
         defer { if let processRecords { OrphanNodes.forget(node: node.name, in: processRecords) } }
         let result: CommandResult
         do {
