@@ -201,6 +201,24 @@ struct WorkerTests {
         #expect(output.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == String(other.pid), "\(output)")
     }
 
+    @Test("a submitted input reaches the nodes as the file $FLOW_WORKFLOW_INPUT names, from text and from @PATH")
+    func submittedInput() async throws {
+        let sandbox = try Sandbox()
+        let file = try sandbox.write("input.yaml", "nodes:\n  - name: a\n    run: cat \"$FLOW_WORKFLOW_INPUT\"\n")
+        let bytes = try sandbox.write("payload.bin", "line one\nline two\n")
+        _ = try await sandbox.run(["submit", file, "--id", "text", "--input", "hello"])
+        _ = try await sandbox.run(["submit", file, "--id", "path", "--input", "@" + bytes])
+        let worker = try sandbox.start(["worker"])
+        for id in ["text", "path"] {
+            let waited = try await sandbox.run(["wait", id, "--timeout", "60s"])
+            #expect(waited.status == 0, "\(waited)")
+        }
+        worker.signal(SIGTERM)
+        #expect(try await worker.wait().status == 0)
+        #expect(try await sandbox.run(["output", "text", "a"]).stdout == "hello")
+        #expect(try await sandbox.run(["output", "path", "a"]).stdout == "line one\nline two\n")
+    }
+
     @Test("queue set and list: limits, per-worker limits and rates as given")
     func queueSettings() async throws {
         let sandbox = try Sandbox()

@@ -29,6 +29,9 @@ struct ShellNodes: Sendable {
     /// taking the workflow over from a dead one stops what it left running (``OrphanNodes``);
     /// nil to record nothing.
     var processRecords: String?
+    /// The file holding the workflow's input, passed to every node as `FLOW_WORKFLOW_INPUT`;
+    /// nil when the workflow has none (the variable is then unset).
+    var workflowInputPath: String?
 
     /// The DAG: one node per definition node, in file order.
     func dag() throws -> DAG {
@@ -69,6 +72,7 @@ struct ShellNodes: Sendable {
                 }
             }
         }
+        if let workflowInputPath { environment["FLOW_WORKFLOW_INPUT"] = workflowInputPath }
         if let processRecords {
             environment[OrphanNodes.variable] = OrphanNodes.record(node: node.name, in: processRecords)
         }
