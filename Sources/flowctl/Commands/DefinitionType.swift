@@ -25,11 +25,25 @@ enum DefinitionType {
             } catch {
                 throw CLIError(.storeOrData, "\(error)")
             }
-            let shell = ShellNodes(
-                definition: definition, logDirectory: store.directory(for: input.key) + "/logs",
-                maxOutputBytes: maxOutputBytes)
+            let directory = store.directory(for: input.key)
+            var shell = ShellNodes(
+                definition: definition, logDirectory: directory + "/logs", maxOutputBytes: maxOutputBytes)
+            shell.processRecords = directory + "/nodes"
+            if input.claimed, !input.input.isEmpty {
+                // The input's exact bytes, for nodes to read (rewritten by every claimer).
+                let path = directory + "/input"
+                do {
+                    try input.input.write(to: URL(fileURLWithPath: path), options: .atomic)
+                } catch {
+                    throw CLIError(.storeOrData, "cannot write \(path): \(SystemError.describe(error))")
+                }
+                shell.workflowInputPath = path
+            }
+            let inputs = shell.inputs
             return WorkflowPlan(
-                dag: try shell.dag(), maxConcurrency: definition.concurrency, onEnd: { shell.inputs.removeAll() })
+                dag: try shell.dag(), maxConcurrency: definition.concurrency, onEnd: { inputs.removeAll() },
+                // Taking over from a worker that died: what it left running stops first.
+                beforeNodes: { OrphanNodes.stopAll(in: directory + "/nodes") })
         })
     }
 

@@ -25,6 +25,13 @@ struct ShellNodes: Sendable {
     var baseEnvironment: [String: String] = ProcessInfo.processInfo.environment
     /// Where dependency outputs are put as files; the owner removes it when the run ends.
     var inputs = InputFiles()
+    /// Where each running node's attempt token is recorded (`NODE.token`), so that a worker
+    /// taking the workflow over from a dead one stops what it left running (``OrphanNodes``);
+    /// nil to record nothing.
+    var processRecords: String?
+    /// The file holding the workflow's input, passed to every node as `FLOW_WORKFLOW_INPUT`;
+    /// nil when the workflow has none (the variable is then unset).
+    var workflowInputPath: String?
 
     /// The DAG: one node per definition node, in file order.
     func dag() throws -> DAG {
@@ -65,6 +72,10 @@ struct ShellNodes: Sendable {
                 }
             }
         }
+        if let workflowInputPath { environment["FLOW_WORKFLOW_INPUT"] = workflowInputPath }
+        if let processRecords {
+            environment[OrphanNodes.variable] = OrphanNodes.record(node: node.name, in: processRecords)
+        }
         let logPath = logDirectory.map { $0 + "/" + node.name + ".log" }
         let started = Date()
         let attempt = context.attempt
@@ -74,6 +85,7 @@ struct ShellNodes: Sendable {
             // Formatted only for a command that writes to stderr.
             logHeader: { "--- \(TextFormat.iso8601(started)) attempt \(attempt) ---\n" },
             maxOutputBytes: maxOutputBytes, killGrace: killGrace)
+        defer { if let processRecords { OrphanNodes.forget(node: node.name, in: processRecords) } }
         let result: CommandResult
         do {
             result = try await ChildProcess.run(spec)
