@@ -2,8 +2,8 @@ import Benchmark
 import FlowBenchKit
 import FlowOrchestrator
 
-/// Serialization strategies on the same states: Foundation JSON, binary property list and
-/// FlatBuffers, each raw and in a zstd frame at levels 1, 3 and 9. `encode` produces the stored
+/// Serialization strategies on the same states: Foundation JSON, binary property list, protobuf
+/// (swift-protobuf, `Protos/workflow.proto`) and FlatBuffers, each raw and in a zstd frame at levels 1, 3 and 9. `encode` produces the stored
 /// bytes (encode, then compress), `decode` gets the state back (decompress, then verify and
 /// decode); `bytes` is the stored size. 1 MiB outputs are measured on 100 nodes only: 10k such
 /// nodes would be a 10 GiB state.

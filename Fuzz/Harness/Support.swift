@@ -36,12 +36,13 @@ func finding(_ message: String) -> Never {
     abort()
 }
 
-/// The error a load of untrusted bytes may throw: a `FlowError` saying the data is bad, nothing
-/// else (no I/O error from an in-memory file system, no foreign error type, no crash).
+/// The error a load of untrusted bytes may throw: a `FlowError` saying the data is bad or from a
+/// newer format (a status or kind past the ones this code knows), nothing else (no I/O error
+/// from an in-memory file system, no foreign error type, no crash).
 func expectDataError(_ error: any Error, _ what: String) -> FlowError {
     guard let error = error as? FlowError else { finding("\(what): threw a non-FlowError: \(error)") }
-    guard error.code == .corruptData || error.code == .unsupportedFormat else {
-        finding("\(what): threw \(error.code), expected corruptData or unsupportedFormat: \(error)")
+    guard [.corruptData, .unsupportedFormat, .newerFormat].contains(error.code) else {
+        finding("\(what): threw \(error.code), expected corruptData, unsupportedFormat or newerFormat: \(error)")
     }
     return error
 }

@@ -142,7 +142,7 @@ void snapshot(const uint8_t *bytes, size_t n) {
         finding("verified snapshot without id, tenant or fingerprint");
     }
     if (h.format_version == 0 || h.format_version > FBS_FORMAT_VERSION) finding("verified a bad version");
-    if (static_cast<unsigned>(h.status) > FBS_WORKFLOW_CANCELLED) finding("verified a bad workflow status");
+    if (static_cast<unsigned>(h.status) > last_workflow_status) finding("verified a bad workflow status");
     if (h.node_count > n || h.data_count > n) finding("more entries than bytes");
     std::vector<fbs_node_view> nodes(h.node_count + 1);
     if (fbs_snapshot_read_nodes(b, 0, h.node_count, nodes.data()) != FBS_OK) finding("read_nodes failed");
@@ -154,9 +154,25 @@ void snapshot(const uint8_t *bytes, size_t n) {
         touch(nodes[i].error, b, n, true);
         touch(nodes[i].output, b, n, false);
         if (nodes[i].name.data == nullptr) finding("verified node without a name");
-        if (static_cast<unsigned>(nodes[i].status) > FBS_NODE_CANCELLED) finding("verified a bad node status");
+        if (static_cast<unsigned>(nodes[i].status) > last_node_status) finding("verified a bad node status");
         if (!utf8(static_cast<const uint8_t *>(nodes[i].name.data), nodes[i].name.length)) {
             finding("verified a node name that is not UTF-8");
+        }
+    }
+    if (h.has_edges == 0 && h.edge_count != 0) finding("edges counted without edges");
+    if (h.edge_count > n) finding("more edges than bytes");
+    std::vector<fbs_edge> edges(h.edge_count + 1);
+    if (fbs_snapshot_read_edges(b, 0, h.edge_count, edges.data()) != FBS_OK) finding("read_edges failed");
+    if (fbs_snapshot_read_edges(b, h.edge_count, 1, edges.data()) != FBS_ERR_OUT_OF_RANGE) {
+        finding("read_edges past the end accepted");
+    }
+    for (size_t i = 0; i < h.edge_count; ++i) {
+        const fbs_edge &e = edges[i];
+        if (e.node >= h.node_count || e.dependency >= h.node_count) finding("verified an edge past the nodes");
+        if (e.node == e.dependency) finding("verified a self-edge");
+        if (i > 0 && edges[i - 1].node > e.node) finding("verified edges out of node order");
+        for (size_t j = 0; j < i; ++j) {
+            if (edges[j].node == e.node && edges[j].dependency == e.dependency) finding("verified a repeated edge");
         }
     }
     std::vector<fbs_kv_view> data(h.data_count + 1);
@@ -185,9 +201,10 @@ void summary(const uint8_t *bytes, size_t n) {
     touch(v.id, buf.data, n, true);
     touch(v.tenant, buf.data, n, true);
     touch(v.fingerprint, buf.data, n, true);
-    const uint64_t sum = uint64_t(v.pending) + v.running + v.completed + v.failed + v.skipped + v.cancelled;
+    const uint64_t sum = uint64_t(v.pending) + v.running + v.completed + v.failed + v.skipped + v.cancelled +
+                         v.waiting + v.bypassed + v.interrupted + v.compensated + v.compensation_failed;
     if (sum != v.node_count) finding("verified summary whose counts do not add up");
-    if (static_cast<unsigned>(v.status) > FBS_WORKFLOW_CANCELLED) finding("verified a bad summary status");
+    if (static_cast<unsigned>(v.status) > last_workflow_status) finding("verified a bad summary status");
 }
 
 void header(const uint8_t *bytes, size_t n) {
@@ -234,8 +251,8 @@ ScanAll scan_all(const uint8_t *buf, size_t n, size_t capacity) {
             touch(v.error, start, r.consumed, true);
             touch(v.key, start, r.consumed, true);
             touch(v.payload, start, r.consumed, false);
-            if (static_cast<unsigned>(v.kind) > FBS_EVENT_NODE_MARKED_COMPLETED) finding("scan passed a bad event kind");
-            if (static_cast<unsigned>(v.workflow_status) > FBS_WORKFLOW_CANCELLED) finding("scan passed a bad status");
+            if (static_cast<unsigned>(v.kind) > last_event_kind) finding("scan passed a bad event kind");
+            if (static_cast<unsigned>(v.workflow_status) > last_workflow_status) finding("scan passed a bad status");
             v.frame_offset += all.consumed;
             all.views.push_back(v);
         }
@@ -381,6 +398,12 @@ void encode_snapshot(const uint8_t *bytes, size_t n) {
     std::vector<uint64_t> scratch(r.u8() & 1 ? static_cast<size_t>(r.u16()) : 0);
     in.scratch = scratch.empty() ? nullptr : scratch.data();
     in.scratch_len = scratch.size() * sizeof(uint64_t);
+    // The DAG's shape: absent, or a few edges over indices up to one past the last node.
+    in.has_edges = r.u8() & 1;
+    std::vector<fbs_edge> edges(in.has_edges ? r.u8() % 8 : 0);
+    for (auto &e : edges) e = fbs_edge{r.u8() % static_cast<uint32_t>(nodes.size() + 1), r.u8() % static_cast<uint32_t>(nodes.size() + 1)};
+    in.edges = edges.data();
+    in.edge_count = edges.size();
 
     // What the encoder must decide, worked out independently.
     bool in_range = true, text_ok = true, required = true, enums_ok = static_cast<unsigned>(in.status) <= last_workflow_status;
@@ -410,7 +433,14 @@ void encode_snapshot(const uint8_t *bytes, size_t n) {
     std::vector<std::string> sorted = key_text;
     std::sort(sorted.begin(), sorted.end());
     const bool unique = std::adjacent_find(sorted.begin(), sorted.end()) == sorted.end();
-    const bool should_pass = in_range && text_ok && required && enums_ok && unique;
+    bool edges_ok = true;
+    for (size_t i = 0; i < edges.size(); ++i) {
+        const fbs_edge &e = edges[i];
+        edges_ok &= e.node < nodes.size() && e.dependency < nodes.size() && e.node != e.dependency;
+        if (i > 0) edges_ok &= edges[i - 1].node <= e.node;
+        for (size_t j = 0; j < i; ++j) edges_ok &= !(edges[j].node == e.node && edges[j].dependency == e.dependency);
+    }
+    const bool should_pass = in_range && text_ok && required && enums_ok && unique && edges_ok;
 
     fbs_buffer out;
     fbs_error err;
@@ -442,8 +472,14 @@ void encode_snapshot(const uint8_t *bytes, size_t n) {
         !same(h.definition, definition.data, definition.length, definition.present) ||
         h.created_at_us != in.created_at_us || h.updated_at_us != in.updated_at_us ||
         h.last_sequence != in.last_sequence || h.status != in.status || h.node_count != nodes.size() ||
-        h.data_count != data.size() || h.format_version != FBS_FORMAT_VERSION) {
+        h.data_count != data.size() || h.format_version != FBS_FORMAT_VERSION || h.has_edges != in.has_edges ||
+        h.edge_count != edges.size()) {
         finding("snapshot header reads back differently");
+    }
+    std::vector<fbs_edge> ev(edges.size());
+    fbs_snapshot_read_edges(out.data, 0, edges.size(), ev.data());
+    for (size_t i = 0; i < edges.size(); ++i) {
+        if (ev[i].node != edges[i].node || ev[i].dependency != edges[i].dependency) finding("an edge reads back differently");
     }
     std::vector<fbs_node_view> nv(nodes.size());
     fbs_snapshot_read_nodes(out.data, 0, nodes.size(), nv.data());

@@ -110,9 +110,7 @@ struct MakeSeeds {
     }
 
     static func encodedFrames<S: Sequence<WorkflowEvent>>(_ events: S) throws -> [UInt8] {
-        let frames = try JournalCodec.encode(Array(events))
-        defer { frames.free() }
-        return Array(frames.bytes)
+        try JournalCodec.encode(Array(events)).array
     }
 
     static func unicodeState() -> WorkflowState {

@@ -34,6 +34,33 @@ bool equal_bytes(const Bytes &a, const Bytes &b) noexcept {
     return a.length == b.length && (a.length == 0 || std::memcmp(a.data, b.data, a.length) == 0);
 }
 
+/// Checks a DAG shape's edges (Snapshot.edges): both ends inside the `node_count` nodes, grouped
+/// by node ascending, no node depending on itself, no edge twice. `edge(i)` gives edge i.
+template <typename EdgeAt>
+fbs_code check_edges(size_t edge_count, size_t node_count, EdgeAt edge, uint64_t offset, fbs_error *err) {
+    std::vector<uint32_t> seen_by(edge_count == 0 ? 0 : node_count, 0);  // 1 + the node whose group saw it
+    for (size_t i = 0; i < edge_count; ++i) {
+        const fbs_edge e = edge(i);
+        const char *problem = nullptr;
+        if (e.node >= node_count || e.dependency >= node_count) {
+            problem = "names a node past the last";
+        } else if (e.node == e.dependency) {
+            problem = "makes a node depend on itself";
+        } else if (i > 0 && edge(i - 1).node > e.node) {
+            problem = "is out of order (edges are grouped by node, ascending)";
+        } else if (seen_by[e.dependency] == e.node + 1) {
+            problem = "repeats an earlier edge";
+        }
+        if (problem != nullptr) {
+            set_error(err, FBS_ERR_INCONSISTENT, offset, i, "snapshot: edge %zu (%u -> %u of %zu nodes) %s", i,
+                      e.dependency, e.node, node_count, problem);
+            return FBS_ERR_INCONSISTENT;
+        }
+        seen_by[e.dependency] = e.node + 1;
+    }
+    return FBS_OK;
+}
+
 flatbuffers::Offset<flatbuffers::String> make_string(flatbuffers::FlatBufferBuilder &b, const Bytes &s) {
     if (!s.present()) return 0;
     return b.CreateString(reinterpret_cast<const char *>(s.data), s.length);
@@ -347,6 +374,19 @@ fbs_code encode(const fbs_snapshot_in *in, fbs_buffer *out, fbs_error *err) {
                   in->node_count);
         return FBS_ERR_INVALID_ARGUMENT;
     }
+    if (in->has_edges != 0 && in->edges == nullptr && in->edge_count != 0) {
+        set_error(err, FBS_ERR_INVALID_ARGUMENT, FBS_NO_OFFSET, FBS_NO_INDEX, "NULL edges with a count");
+        return FBS_ERR_INVALID_ARGUMENT;
+    }
+    const size_t edge_count = in->has_edges != 0 ? in->edge_count : 0;
+    if (edge_count > FBS_MAX_BUFFER_SIZE / sizeof(fb::Edge)) {
+        set_error(err, FBS_ERR_TOO_LARGE, FBS_NO_OFFSET, FBS_NO_INDEX, "too many edges");
+        return FBS_ERR_TOO_LARGE;
+    }
+    if ((rc = check_edges(edge_count, in->node_count, [in](size_t i) { return in->edges[i]; }, FBS_NO_OFFSET, err)) !=
+        FBS_OK) {
+        return rc;
+    }
     if ((rc = resolve_input(arena, in->id, kRequired | kUTF8, "snapshot id", FBS_NO_INDEX, &id, err)) != FBS_OK ||
         (rc = resolve_input(arena, in->tenant, kRequired | kUTF8, "snapshot tenant", FBS_NO_INDEX, &tenant, err)) != FBS_OK ||
         (rc = resolve_input(arena, in->fingerprint, kRequired | kUTF8, "snapshot fingerprint", FBS_NO_INDEX, &fingerprint,
@@ -360,7 +400,8 @@ fbs_code encode(const fbs_snapshot_in *in, fbs_buffer *out, fbs_error *err) {
     }
     uint64_t bound = kSnapshotOverhead + encoded_bound(id) + encoded_bound(tenant) + encoded_bound(fingerprint) +
                      encoded_bound(input) + encoded_bound(definition) + encoded_bound(reason) +
-                     16 + sizeof(fb::NodeBudget) * static_cast<uint64_t>(in->budget_count);
+                     16 + sizeof(fb::NodeBudget) * static_cast<uint64_t>(in->budget_count) +
+                     16 + sizeof(fb::Edge) * static_cast<uint64_t>(edge_count);
 
     NodeRegion region(in, arena);
     if ((rc = region.plan(err)) != FBS_OK) return rc;
@@ -432,7 +473,16 @@ fbs_code encode(const fbs_snapshot_in *in, fbs_buffer *out, fbs_error *err) {
         budgets_off = b.CreateVectorOfStructs(budgets.data(), budgets.size());
     }
 
+    flatbuffers::Offset<flatbuffers::Vector<const fb::Edge *>> edges_off = 0;
+    if (in->has_edges != 0) {
+        std::vector<fb::Edge> edges;
+        edges.reserve(edge_count);
+        for (size_t i = 0; i < edge_count; ++i) edges.emplace_back(in->edges[i].node, in->edges[i].dependency);
+        edges_off = b.CreateVectorOfStructs(edges.data(), edges.size());
+    }
+
     fb::SnapshotBuilder sb(b);
+    if (!edges_off.IsNull()) sb.add_edges(edges_off);
     if (!budgets_off.IsNull()) sb.add_budgets(budgets_off);
     if (!reason_off.IsNull()) sb.add_reason(reason_off);
     sb.add_recoveries(in->recoveries);
@@ -486,7 +536,8 @@ struct SnapshotRoot : private flatbuffers::Table {
                VerifyOffset(v, S::VT_NODES) && v.VerifyVector(nodes()) && VerifyOffset(v, S::VT_DATA) &&
                v.VerifyVector(data()) && v.VerifyVectorOfTables(data()) && VerifyOffset(v, S::VT_REASON) &&
                v.VerifyString(string(S::VT_REASON)) && VerifyField<uint32_t>(v, S::VT_RECOVERIES, 4) &&
-               VerifyOffset(v, S::VT_BUDGETS) && v.VerifyVector(budgets()) && v.EndTable();
+               VerifyOffset(v, S::VT_BUDGETS) && v.VerifyVector(budgets()) && VerifyOffset(v, S::VT_EDGES) &&
+               v.VerifyVector(edges()) && v.EndTable();
     }
 
   private:
@@ -505,9 +556,12 @@ struct SnapshotRoot : private flatbuffers::Table {
     const flatbuffers::Vector<const fb::NodeBudget *> *budgets() const {
         return GetPointer<const flatbuffers::Vector<const fb::NodeBudget *> *>(S::VT_BUDGETS);
     }
+    const flatbuffers::Vector<const fb::Edge *> *edges() const {
+        return GetPointer<const flatbuffers::Vector<const fb::Edge *> *>(S::VT_EDGES);
+    }
 };
 // Snapshot's fields, as SnapshotRoot verifies them: a field added to the schema must be added there.
-static_assert(fb::Snapshot::VT_BUDGETS == 32, "Snapshot's fields changed: update SnapshotRoot");
+static_assert(fb::Snapshot::VT_EDGES == 34, "Snapshot's fields changed: update SnapshotRoot");
 
 /// Everything but the Node tables: the buffer, the Snapshot table (with the nodes vector's own
 /// bounds) and the data entries, then the checks the Verifier does not make.
@@ -548,6 +602,13 @@ fbs_code verify_root(const uint8_t *buf, size_t len, fbs_error *err) {
         set_error(err, FBS_ERR_INCONSISTENT, root, FBS_NO_INDEX, "snapshot: %u budgets for %zu nodes",
                   s->budgets()->size(), node_count);
         return FBS_ERR_INCONSISTENT;
+    }
+    if (const auto *edges = s->edges()) {
+        rc = check_edges(edges->size(), node_count, [edges](size_t i) {
+            const fb::Edge *e = edges->Get(static_cast<flatbuffers::uoffset_t>(i));
+            return fbs_edge{e->node(), e->dependency()};
+        }, offset_of(buf, edges), err);
+        if (rc != FBS_OK) return rc;
     }
     if (const auto *data = s->data()) {
         const flatbuffers::uoffset_t count = data->size();
@@ -657,6 +718,21 @@ fbs_code fbs_snapshot_read_header(const void *buf, fbs_snapshot_view *out) {
     out->recoveries = s->recoveries();
     out->reserved2 = 0;
     out->budget_count = s->budgets() ? s->budgets()->size() : 0;
+    out->has_edges = s->edges() != nullptr ? 1 : 0;
+    out->edge_count = s->edges() ? s->edges()->size() : 0;
+    std::memset(out->reserved3, 0, sizeof out->reserved3);
+    return FBS_OK;
+}
+
+fbs_code fbs_snapshot_read_edges(const void *buf, size_t first, size_t count, fbs_edge *out) {
+    if (buf == nullptr || (out == nullptr && count != 0)) return FBS_ERR_INVALID_ARGUMENT;
+    const auto *edges = fb::GetSnapshot(buf)->edges();
+    const size_t total = edges ? edges->size() : 0;
+    if (first > total || count > total - first) return FBS_ERR_OUT_OF_RANGE;
+    for (size_t i = 0; i < count; ++i) {
+        const fb::Edge *e = edges->Get(static_cast<flatbuffers::uoffset_t>(first + i));
+        out[i] = fbs_edge{e->node(), e->dependency()};
+    }
     return FBS_OK;
 }
 

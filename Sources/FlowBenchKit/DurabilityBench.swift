@@ -27,6 +27,10 @@ public enum DurabilityBench {
         /// Seconds to open the workflow with a fresh store (read the snapshot and the journal,
         /// verify every record, replay them).
         public var seconds: Double
+        /// How far the process's peak resident memory rose above what it was just before the
+        /// open (bytes): the journal reading's memory plus the opened state's own. Nil where the
+        /// kernel cannot reset the peak (`/proc/self/clear_refs`).
+        public var peakBytesAbove: Int?
     }
 
     /// Writes a workflow whose journal holds `records` records past its snapshot (a 1,000-node
@@ -34,8 +38,28 @@ public enum DurabilityBench {
     /// fresh store.
     public static func recovery(records: Int, directory: String) async throws -> Recovery {
         let journalBytes = try await writeJournal(records: records, directory: directory)
+        // The memory figure first, with the peak reset just before; the time from a second open.
+        let resetPeak = resetPeakResident()
+        let before = residentSetBytes()
+        _ = try await openJournal(records: records, directory: directory)
+        let peak = resetPeak ? peakResidentBytes() : nil
         let seconds = try await openJournal(records: records, directory: directory)
-        return Recovery(records: records, journalBytes: journalBytes, seconds: seconds)
+        return Recovery(
+            records: records, journalBytes: journalBytes, seconds: seconds, peakBytesAbove: peak.map { max(0, $0 - before) })
+    }
+
+    /// Resets the process's peak resident size to its current one (Linux 4.0 and later).
+    static func resetPeakResident() -> Bool {
+        (try? "5".write(toFile: "/proc/self/clear_refs", atomically: false, encoding: .utf8)) != nil
+    }
+
+    /// The process's peak resident size since it started or the last reset (`VmHWM`).
+    static func peakResidentBytes() -> Int? {
+        guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+            let line = text.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+            let kilobytes = Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "")
+        else { return nil }
+        return kilobytes * 1024
     }
 
     /// The workflow ``writeJournal(records:directory:)`` writes.

@@ -10,7 +10,7 @@ import Glibc
 public enum QuickBench {
     /// The parts that can be run.
     public enum Section: String, Sendable, CaseIterable {
-        case memory, executor, serialization, records, snapshot, persistence, recovery
+        case memory, executor, serialization, records, snapshot, persistence, recovery, floors
     }
 
     /// What to measure, and how big.
@@ -35,6 +35,11 @@ public enum QuickBench {
         public var sections = Set(Section.allCases)
         /// The persistence strategies measured, as "node/fsync", "level/buffered", ... (all when nil).
         public var strategies: Set<String>?
+        /// A state of the user's own (`flowctl bench --from ID`): measured by every serialization
+        /// strategy instead of the synthetic ones.
+        public var userState: WorkflowState?
+        /// Bytes of each node's output in the synthetic serialization state.
+        public var outputBytes = 16
         /// Where the stores measured are written.
         public var directory: String
 
@@ -88,24 +93,47 @@ public enum QuickBench {
                 columns: [
                     .init("records", "records"), .init("journal_mib", "journal MiB", decimals: 1),
                     .init("open_ms", "open ms", decimals: 1), .init("records_per_s", "records/s"),
+                    .init("peak_mib_above", "peak MiB above", decimals: 1),
                 ])
             for records in config.recoveryRecords {
                 progress("recovery: writing and opening a journal of \(records) records")
                 let result = try await DurabilityBench.recovery(records: records, directory: "\(config.directory)/recovery-\(records)")
                 table.add(
                     "\(ReportTable.Column.grouped(Int64(records))) records",
-                    [Double(records), Double(result.journalBytes) / 1_048_576, result.seconds * 1000, Double(records) / result.seconds])
-                if records == 1_000_000 { figures.recovery1M = result.seconds }
+                    [
+                        Double(records), Double(result.journalBytes) / 1_048_576, result.seconds * 1000,
+                        Double(records) / result.seconds, result.peakBytesAbove.map { Double($0) / 1_048_576 },
+                    ])
+                if records == 1_000_000 {
+                    figures.recovery1M = result.seconds
+                    figures.recovery1MPeakMiB = result.peakBytesAbove.map { Double($0) / 1_048_576 }
+                }
             }
-            table.notes = ["Open = read the snapshot and the journal, check every frame's CRC32C, verify and replay every record."]
+            table.notes = [
+                "Open = read the snapshot and the journal, check every frame's CRC32C, verify and replay every record.",
+                "peak MiB above: the process's peak resident size during a first open (reset just before it) minus its size before; the journal is read in 4 MiB pieces, so this stays flat while the journal grows. The 1,000-node state itself is under 1 MiB.",
+            ]
             report.tables.append(table)
         }
         if want.contains(.serialization) {
-            progress("serialization: \(config.nodes) nodes, small outputs")
-            let small = Workloads.finishedState(nodes: config.nodes)
-            let results = try SerializationBench.measure(small, outputBytes: 16, iterations: config.iterations)
-            report.tables.append(serializationTable(results, id: "serialization", title: "Serialization strategies: \(config.nodes) nodes, 16-byte outputs (in memory, one thread)"))
-            if config.largeOutputNodes > 0 {
+            if let user = config.userState {
+                progress("serialization: workflow \(user.tenant)/\(user.id), \(user.nodes.count) nodes")
+                let average = user.nodes.reduce(0) { $0 + ($1.output?.count ?? 0) } / max(1, user.nodes.count)
+                let results = try SerializationBench.measure(user, outputBytes: average, iterations: config.iterations)
+                report.tables.append(
+                    serializationTable(
+                        results, id: "serialization",
+                        title: "Serialization strategies: workflow \(user.tenant)/\(user.id) as stored (\(user.nodes.count) nodes, outputs \(average) bytes on average)"))
+            } else {
+                progress("serialization: \(config.nodes) nodes, \(config.outputBytes)-byte outputs")
+                let small = Workloads.finishedState(nodes: config.nodes, outputBytes: config.outputBytes)
+                let results = try SerializationBench.measure(small, outputBytes: config.outputBytes, iterations: config.iterations)
+                report.tables.append(
+                    serializationTable(
+                        results, id: "serialization",
+                        title: "Serialization strategies: \(config.nodes) nodes, \(config.outputBytes)-byte outputs (in memory, one thread)"))
+            }
+            if config.largeOutputNodes > 0 && config.userState == nil {
                 progress("serialization: \(config.largeOutputNodes) nodes, 1 MiB outputs")
                 let large = Workloads.finishedState(nodes: config.largeOutputNodes, outputBytes: 1 << 20)
                 let results = try SerializationBench.measure(large, outputBytes: 1 << 20, iterations: config.iterations)
@@ -116,6 +144,10 @@ public enum QuickBench {
         if want.contains(.records) {
             progress("records: journal-sized records, zstd with and without a dictionary")
             report.tables.append(try recordsTable())
+        }
+        if want.contains(.floors) {
+            progress("floors: the same work done by the bare system calls")
+            report.tables.append(try await floors(config, figures))
         }
         report.context.append(("load after", loadAverage()))
         report.targets = figures.targets(nodes: config.nodes, chainLength: config.chainLength)
@@ -270,10 +302,57 @@ public enum QuickBench {
                     figures.persistence.append(result)
                 }
             }
+            // The SQLite peer: a row per node, each change an UPDATE, the same group commit.
+            for durability in Durability.allCases {
+                if let only = config.strategies, !only.contains("sqlite/\(durability.rawValue)") { continue }
+                progress("persistence: \(shape.rawValue) \(nodes), sqlite/\(durability.rawValue)")
+                let result = try await PersistenceBench.run(
+                    shape, nodes: nodes, persistence: .node, durability: durability,
+                    directory: "\(config.directory)/persist-\(shape.rawValue)-sqlite-\(durability.rawValue)",
+                    maxConcurrency: config.maxConcurrency, sqlite: true)
+                table.add(
+                    "\(shape.rawValue) \(nodes), sqlite/\(durability.rawValue)",
+                    [Double(nodes), result.seconds, result.nodesPerSecond, Double(result.storeWrites)])
+                figures.persistence.append(result)
+            }
         }
         table.notes = [
             "end: one snapshot when the run ends; level: a whole snapshot after each level; node: every status change journaled (group commit).",
             "A chain has one node per level, so 'level' there rewrites the whole state once per node.",
+            "sqlite: a row per node in SQLite (WAL; fsync = synchronous=FULL, buffered = NORMAL), each change an UPDATE, one transaction per group commit.",
+        ]
+        return table
+    }
+
+    /// Each remaining gap of issue 16 as a ratio to a floor measured here and now: what the
+    /// operation would cost with nothing but its unavoidable system calls and library work.
+    private static func floors(_ config: Configuration, _ figures: Figures) async throws -> ReportTable {
+        var table = ReportTable(
+            id: "floors", title: "Gaps to the floors (the same work by bare system calls, this run)", labelHeader: "what",
+            columns: [
+                .init("measured_ms", "measured ms", decimals: 1), .init("floor_ms", "floor ms", decimals: 1),
+                .init("x_floor", "x floor", decimals: 2, suffix: "x"), .init("goal_x", "goal", decimals: 1, suffix: "x"),
+            ])
+        let floor = try await Floors.measure(
+            nodes: config.nodes, chainLength: config.chainLength, maxConcurrency: config.maxConcurrency,
+            directory: config.directory + "/floors", iterations: max(5, config.iterations))
+        func add(_ label: String, _ measured: Double?, _ floorSeconds: Double, goal: Double) {
+            guard let measured else {
+                table.add(label, [nil, floorSeconds * 1000, nil, goal])
+                return
+            }
+            table.add(label, [measured * 1000, floorSeconds * 1000, measured / floorSeconds, goal])
+        }
+        add("snapshot save, \(config.nodes) nodes (floor: zstd-1 on every core, write, fsync)", figures.snapshot?.flat.saveSeconds, floor.save, goal: 1.5)
+        add("snapshot load, \(config.nodes) nodes (floor: read, decompress)", figures.snapshot?.flat.loadSeconds, floor.load, goal: 1.5)
+        let chain = figures.persistence.first { $0.store == "journal" && $0.shape == .chain && $0.persistence == .node && $0.durability == .fsync }
+        add("\(config.chainLength)-level chain, fsync (floor: \(config.chainLength) appends + fdatasync)", chain?.seconds, floor.chain, goal: 1.2)
+        // Executor: nodes/s against child tasks/s, shown as time for the same count.
+        let wide = figures.executorWide.max { $0.1 < $1.1 }.map { Double(config.nodes) / $0.1 }
+        add("executor, \(config.nodes) no-op nodes (floor: task group, \(config.maxConcurrency) at a time)", wide, floor.executor, goal: 1 / 0.6)
+        table.notes = [
+            "x floor = measured / floor (lower is better); goal: issue 16's bound. A missing measured figure: its section did not run.",
+            "Floors: \(floor.snapshotBytes) raw FlatBuffer bytes -> \(floor.compressedBytes) compressed; executor floor \(ReportTable.Column.grouped(Int64(Double(config.nodes) / floor.executor))) child tasks/s.",
         ]
         return table
     }
@@ -288,6 +367,7 @@ public enum QuickBench {
         var snapshot: (flat: SnapshotBench.Result, json: SnapshotBench.Result)?
         var persistence: [PersistenceBench.Result] = []
         var recovery1M: Double?
+        var recovery1MPeakMiB: Double?
 
         func targets(nodes: Int, chainLength: Int) -> [TargetCheck] {
             var checks: [TargetCheck] = []
@@ -323,13 +403,13 @@ public enum QuickBench {
                     figure: all.joined(separator: ", ") + " nodes/s" + sizeNote, value: worst.1,
                     met: fullSize ? worst.1 >= 250_000 : nil))
             }
-            if let wide = persistence.first(where: { $0.shape == .wide && $0.persistence == .node && $0.durability == .fsync }) {
+            if let wide = persistence.first(where: { $0.store == "journal" && $0.shape == .wide && $0.persistence == .node && $0.durability == .fsync }) {
                 checks.append(.init(
                     name: "journaled + fsync, wide", requirement: ">= 50,000 completions/s",
                     figure: ReportTable.Column.grouped(Int64(wide.nodesPerSecond)) + " completions/s" + sizeNote,
                     value: wide.nodesPerSecond, met: fullSize ? wide.nodesPerSecond >= 50_000 : nil))
             }
-            if let chain = persistence.first(where: { $0.shape == .chain && $0.persistence == .node && $0.durability == .fsync }) {
+            if let chain = persistence.first(where: { $0.store == "journal" && $0.shape == .chain && $0.persistence == .node && $0.durability == .fsync }) {
                 checks.append(.init(
                     name: "4,000-level chain, fsync per level", requirement: "<= 2 s",
                     figure: String(format: "%.2f s (journaled, one group commit per level)", chain.seconds)
@@ -340,6 +420,16 @@ public enum QuickBench {
                 checks.append(.init(
                     name: "recovery, 1M journal records", requirement: "<= 1.5 s", figure: String(format: "%.2f s", recovery1M),
                     value: recovery1M, met: recovery1M <= 1.5))
+                checks.append(.init(
+                    name: "open 1M records (issue 16)", requirement: "<= 0.5 s", figure: String(format: "%.2f s", recovery1M),
+                    value: recovery1M, met: recovery1M <= 0.5))
+            }
+            if let recovery1MPeakMiB {
+                let megabytes = recovery1MPeakMiB * 1_048_576 / 1_000_000
+                checks.append(.init(
+                    name: "open 1M records, memory (issue 16)", requirement: "<= 64 MB above the state",
+                    figure: String(format: "%.1f MB peak above the process before the open", megabytes), value: megabytes,
+                    met: megabytes <= 64))
             }
             if let residentMiB {
                 let megabytes = residentMiB * 1_048_576 / 1_000_000

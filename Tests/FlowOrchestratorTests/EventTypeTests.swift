@@ -42,10 +42,10 @@ struct EventTypeTests {
         let events = everyKind()
         #expect(Set(events.map(\.kind)) == Set(WorkflowEvent.Kind.allCases))
         let frames = try JournalCodec.encode(events)
-        defer { frames.free() }
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: frames.bytes.count, alignment: 8)
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: frames.count, alignment: 8)
         defer { buffer.deallocate() }
-        buffer.copyMemory(from: frames.bytes)
+        frames.withBytes { buffer.copyMemory(from: $0) }
+        frames.free()
         let scan = JournalCodec.scanFrames(UnsafeRawBufferPointer(buffer), from: 0)
         #expect(scan.damage == nil)
         #expect(scan.events == events)

@@ -129,6 +129,11 @@ private struct TestEntry: Equatable {
     var value: [UInt8]?
 }
 
+private struct TestEdge: Equatable {
+    var node: UInt32
+    var dependency: UInt32
+}
+
 private struct TestSnapshot: Equatable {
     var id = "wf-1"
     var tenant = "acme"
@@ -141,6 +146,8 @@ private struct TestSnapshot: Equatable {
     var definition: [UInt8]?
     var nodes: [TestNode] = []
     var data: [TestEntry] = []
+    /// The DAG's shape; nil = absent.
+    var edges: [TestEdge]?
 }
 
 private func encode(
@@ -175,18 +182,24 @@ private func encode(
         return n
     }
     let data: [fbs_kv_in] = snapshot.data.map { fbs_kv_in(key: arena.add($0.key), value: arena.add($0.value)) }
+    let edges = (snapshot.edges ?? []).map { fbs_edge(node: $0.node, dependency: $0.dependency) }
+    input.has_edges = snapshot.edges == nil ? 0 : 1
     var out = fbs_buffer()
     var error = fbs_error()
     let code = arena.bytes.withUnsafeBytes { arenaBytes in
         nodes.withUnsafeBufferPointer { nodePointer in
             data.withUnsafeBufferPointer { dataPointer in
-                input.arena = arenaBytes.baseAddress
-                input.arena_len = arenaBytes.count
-                input.nodes = nodePointer.baseAddress
-                input.node_count = nodePointer.count
-                input.data = dataPointer.baseAddress
-                input.data_count = dataPointer.count
-                return fbs_snapshot_encode(&input, &out, &error)
+                edges.withUnsafeBufferPointer { edgePointer in
+                    input.arena = arenaBytes.baseAddress
+                    input.arena_len = arenaBytes.count
+                    input.nodes = nodePointer.baseAddress
+                    input.node_count = nodePointer.count
+                    input.data = dataPointer.baseAddress
+                    input.data_count = dataPointer.count
+                    input.edges = edgePointer.baseAddress
+                    input.edge_count = edgePointer.count
+                    return fbs_snapshot_encode(&input, &out, &error)
+                }
             }
         }
     }
@@ -217,6 +230,9 @@ private func decode(_ buffer: AlignedBuffer) throws(CAPIError) -> TestSnapshot {
     #expect(fbs_snapshot_read_nodes(buffer.raw, 0, header.node_count, &nodeViews) == FBS_OK)
     var entryViews = [fbs_kv_view](repeating: fbs_kv_view(), count: header.data_count)
     #expect(fbs_snapshot_read_data(buffer.raw, 0, header.data_count, &entryViews) == FBS_OK)
+    var edgeViews = [fbs_edge](repeating: fbs_edge(), count: header.edge_count)
+    #expect(fbs_snapshot_read_edges(buffer.raw, 0, header.edge_count, &edgeViews) == FBS_OK)
+    #expect(header.has_edges != 0 || header.edge_count == 0)
     // Zero-copy: every present view points into the buffer itself.
     for view in [header.id, header.tenant, header.fingerprint] { #expect(buffer.contains(view)) }
     for node in nodeViews {
@@ -244,11 +260,13 @@ private func decode(_ buffer: AlignedBuffer) throws(CAPIError) -> TestSnapshot {
                 output: blob(view.output)
             )
         },
-        data: entryViews.map { TestEntry(key: string($0.key) ?? "<absent>", value: blob($0.value)) }
+        data: entryViews.map { TestEntry(key: string($0.key) ?? "<absent>", value: blob($0.value)) },
+        edges: header.has_edges != 0 ? edgeViews.map { TestEdge(node: $0.node, dependency: $0.dependency) } : nil
     )
 }
 
-/// A snapshot exercising unicode, absent versus empty blobs, optional times and unsorted data.
+/// A snapshot exercising unicode, absent versus empty blobs, optional times, unsorted data and
+/// the DAG's edges.
 private func sampleSnapshot() -> TestSnapshot {
     TestSnapshot(
         id: "wf-ünïcödé-🚀",
@@ -272,7 +290,8 @@ private func sampleSnapshot() -> TestSnapshot {
             TestEntry(key: "alpha", value: nil),
             TestEntry(key: "ключ", value: []),
             TestEntry(key: "Alpha", value: [0]),
-        ]
+        ],
+        edges: [TestEdge(node: 1, dependency: 0), TestEdge(node: 2, dependency: 1), TestEdge(node: 2, dependency: 0)]
     )
 }
 
@@ -696,6 +715,54 @@ struct FBSchemaCAPITests {
         let corrupt = c.copy()
         corrupt[workflowStatusAt] = 9
         #expect(verifySnapshot(corrupt)?.code == FBS_ERR_BAD_ENUM)
+    }
+
+    @Test("the DAG's shape round trips: absent, empty and present edges stay distinct")
+    func edgesRoundTrip() throws {
+        for edges: [TestEdge]? in [nil, [], [TestEdge(node: 1, dependency: 0), TestEdge(node: 6, dependency: 2), TestEdge(node: 6, dependency: 0)]] {
+            var snapshot = sampleSnapshot()
+            snapshot.edges = edges
+            #expect(try decode(try encode(snapshot)) == sortedByKey(snapshot))
+        }
+        let buffer = try encode(sampleSnapshot())
+        #expect(fbs_snapshot_read_edges(buffer.raw, 0, 1, nil) == FBS_ERR_INVALID_ARGUMENT)
+        var past = [fbs_edge](repeating: fbs_edge(), count: 1)
+        #expect(fbs_snapshot_read_edges(buffer.raw, 3, 1, &past) == FBS_ERR_OUT_OF_RANGE)
+    }
+
+    @Test("encoder and verifier refuse edges past the nodes, self-edges, edges out of node order and repeated ones")
+    func edgeRejections() throws {
+        let bad: [[TestEdge]] = [
+            [TestEdge(node: 7, dependency: 0)],  // 7 nodes: index 7 is past the last
+            [TestEdge(node: 1, dependency: 9)],
+            [TestEdge(node: 2, dependency: 2)],
+            [TestEdge(node: 3, dependency: 0), TestEdge(node: 2, dependency: 0)],
+            [TestEdge(node: 3, dependency: 0), TestEdge(node: 3, dependency: 1), TestEdge(node: 3, dependency: 0)],
+        ]
+        for edges in bad {
+            var snapshot = sampleSnapshot()
+            snapshot.edges = edges
+            #expect(throws: CAPIError.self, "\(edges)") { _ = try encode(snapshot) }
+            do {
+                _ = try encode(snapshot)
+            } catch {
+                #expect(error.code == FBS_ERR_INCONSISTENT, "\(error)")
+            }
+        }
+        // Two snapshots that differ only in one edge's dependency locate it; the verifier refuses
+        // a self-edge and an index past the nodes written there.
+        var one = sampleSnapshot()
+        one.edges = [TestEdge(node: 2, dependency: 1)]
+        var other = one
+        other.edges = [TestEdge(node: 2, dependency: 0)]
+        let a = try encode(one)
+        let dependencyAt = try #require(singleDifference(a, try encode(other)))
+        for value: UInt8 in [2, 7, 0xFF] {
+            let corrupt = a.copy()
+            corrupt[dependencyAt] = value
+            let error = try #require(verifySnapshot(corrupt), "dependency \(value)")
+            #expect(error.code == FBS_ERR_INCONSISTENT && error.index == 0, "\(error)")
+        }
     }
 
     @Test("every single-byte corruption of a snapshot is a typed error or still readable, never a crash")

@@ -23,6 +23,10 @@ final class FaultyFileLayer: FileLayer {
     private let real = SystemFileLayer()
     private let state = Mutex<(fault: Fault?, writes: Int, syncs: Int)>((nil, 0, 0))
     private let injected = Mutex(0)
+    private let syncs = Mutex(0)
+
+    /// Every `fsync` and `fdatasync` asked of this layer since it was made, faults or not.
+    var syncCalls: Int { syncs.withLock { $0 } }
 
     func arm(_ fault: Fault?) { state.withLock { $0 = (fault, 0, 0) } }
 
@@ -109,12 +113,14 @@ final class FaultyFileLayer: FileLayer {
     }
 
     func fsync(_ fd: Int32) -> Result<Void, Errno> {
+        syncs.withLock { $0 += 1 }
         holdSync()
         if let errno = syncFault() { return .failure(errno) }
         return real.fsync(fd)
     }
 
     func fdatasync(_ fd: Int32) -> Result<Void, Errno> {
+        syncs.withLock { $0 += 1 }
         holdSync()
         if let errno = syncFault() { return .failure(errno) }
         return real.fdatasync(fd)

@@ -36,7 +36,7 @@ private func storeWithJournal(of sequences: [UInt64], after state: WorkflowState
         WorkflowEvent(sequence: sequence, time: .nowMicroseconds(), change: .dataSet(key: "record \(index)", value: Data()))
     }
     let frames = try JournalCodec.encode(events)
-    let journal = JournalCodec.header(base: state.lastSequence) + Array(frames.bytes)
+    let journal = JournalCodec.header(base: state.lastSequence) + frames.array
     frames.free()
     return try storeWith(
         ["snapshot.fb.zst": try SnapshotEncoding.compressedSnapshot(state), "journal.log": journal], in: directory)
@@ -363,7 +363,7 @@ struct RegressionTests {
         let behind = WorkflowEvent(
             sequence: state.lastSequence - 1, time: .nowMicroseconds(), change: .dataSet(key: "old", value: Data()))
         let frames = try JournalCodec.encode([behind])
-        let journal = JournalCodec.header(base: state.lastSequence - 2) + Array(frames.bytes)
+        let journal = JournalCodec.header(base: state.lastSequence - 2) + frames.array
         frames.free()
         let root = try storeWith(
             ["snapshot.fb.zst": try SnapshotEncoding.compressedSnapshot(state), "journal.log": journal], in: directory)

@@ -23,6 +23,8 @@ struct NodeBuilder;
 
 struct NodeBudget;
 
+struct Edge;
+
 struct KeyValue;
 struct KeyValueBuilder;
 
@@ -71,6 +73,31 @@ FLATBUFFERS_MANUALLY_ALIGNED_STRUCT(4) NodeBudget FLATBUFFERS_FINAL_CLASS {
   }
 };
 FLATBUFFERS_STRUCT_END(NodeBudget, 12);
+
+/// One edge of the workflow's DAG (see Snapshot.edges): node `node` depends on node
+/// `dependency`; both are indices into Snapshot.nodes.
+FLATBUFFERS_MANUALLY_ALIGNED_STRUCT(4) Edge FLATBUFFERS_FINAL_CLASS {
+ private:
+  uint32_t node_;
+  uint32_t dependency_;
+
+ public:
+  Edge()
+      : node_(0),
+        dependency_(0) {
+  }
+  Edge(uint32_t _node, uint32_t _dependency)
+      : node_(flatbuffers::EndianScalar(_node)),
+        dependency_(flatbuffers::EndianScalar(_dependency)) {
+  }
+  uint32_t node() const {
+    return flatbuffers::EndianScalar(node_);
+  }
+  uint32_t dependency() const {
+    return flatbuffers::EndianScalar(dependency_);
+  }
+};
+FLATBUFFERS_STRUCT_END(Edge, 8);
 
 /// One node of the workflow's DAG, in the DAG's node order.
 struct Node FLATBUFFERS_FINAL_CLASS : private flatbuffers::Table {
@@ -296,7 +323,8 @@ struct Snapshot FLATBUFFERS_FINAL_CLASS : private flatbuffers::Table {
     VT_DATA = 26,
     VT_REASON = 28,
     VT_RECOVERIES = 30,
-    VT_BUDGETS = 32
+    VT_BUDGETS = 32,
+    VT_EDGES = 34
   };
   /// FBS_FORMAT_VERSION of the writer; 1 today.
   uint32_t format_version() const {
@@ -353,6 +381,13 @@ struct Snapshot FLATBUFFERS_FINAL_CLASS : private flatbuffers::Table {
   const flatbuffers::Vector<const flow::fb::NodeBudget *> *budgets() const {
     return GetPointer<const flatbuffers::Vector<const flow::fb::NodeBudget *> *>(VT_BUDGETS);
   }
+  /// The DAG's shape with `nodes` (its names, in the DAG's order): every dependency edge,
+  /// grouped by `node` ascending, each node's dependencies in the DAG's order; no edge twice,
+  /// none from a node to itself. Absent = the shape was not stored (a state written before
+  /// this field, or made by hand); empty = a DAG without edges.
+  const flatbuffers::Vector<const flow::fb::Edge *> *edges() const {
+    return GetPointer<const flatbuffers::Vector<const flow::fb::Edge *> *>(VT_EDGES);
+  }
   bool Verify(flatbuffers::Verifier &verifier) const {
     return VerifyTableStart(verifier) &&
            VerifyField<uint32_t>(verifier, VT_FORMAT_VERSION, 4) &&
@@ -381,6 +416,8 @@ struct Snapshot FLATBUFFERS_FINAL_CLASS : private flatbuffers::Table {
            VerifyField<uint32_t>(verifier, VT_RECOVERIES, 4) &&
            VerifyOffset(verifier, VT_BUDGETS) &&
            verifier.VerifyVector(budgets()) &&
+           VerifyOffset(verifier, VT_EDGES) &&
+           verifier.VerifyVector(edges()) &&
            verifier.EndTable();
   }
 };
@@ -434,6 +471,9 @@ struct SnapshotBuilder {
   void add_budgets(flatbuffers::Offset<flatbuffers::Vector<const flow::fb::NodeBudget *>> budgets) {
     fbb_.AddOffset(Snapshot::VT_BUDGETS, budgets);
   }
+  void add_edges(flatbuffers::Offset<flatbuffers::Vector<const flow::fb::Edge *>> edges) {
+    fbb_.AddOffset(Snapshot::VT_EDGES, edges);
+  }
   explicit SnapshotBuilder(flatbuffers::FlatBufferBuilder &_fbb)
         : fbb_(_fbb) {
     start_ = fbb_.StartTable();
@@ -462,11 +502,13 @@ inline flatbuffers::Offset<Snapshot> CreateSnapshot(
     flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<flow::fb::KeyValue>>> data = 0,
     flatbuffers::Offset<flatbuffers::String> reason = 0,
     uint32_t recoveries = 0,
-    flatbuffers::Offset<flatbuffers::Vector<const flow::fb::NodeBudget *>> budgets = 0) {
+    flatbuffers::Offset<flatbuffers::Vector<const flow::fb::NodeBudget *>> budgets = 0,
+    flatbuffers::Offset<flatbuffers::Vector<const flow::fb::Edge *>> edges = 0) {
   SnapshotBuilder builder_(_fbb);
   builder_.add_last_sequence(last_sequence);
   builder_.add_updated_at_us(updated_at_us);
   builder_.add_created_at_us(created_at_us);
+  builder_.add_edges(edges);
   builder_.add_budgets(budgets);
   builder_.add_recoveries(recoveries);
   builder_.add_reason(reason);
@@ -498,7 +540,8 @@ inline flatbuffers::Offset<Snapshot> CreateSnapshotDirect(
     std::vector<flatbuffers::Offset<flow::fb::KeyValue>> *data = nullptr,
     const char *reason = nullptr,
     uint32_t recoveries = 0,
-    const std::vector<flow::fb::NodeBudget> *budgets = nullptr) {
+    const std::vector<flow::fb::NodeBudget> *budgets = nullptr,
+    const std::vector<flow::fb::Edge> *edges = nullptr) {
   auto id__ = id ? _fbb.CreateString(id) : 0;
   auto tenant__ = tenant ? _fbb.CreateString(tenant) : 0;
   auto fingerprint__ = fingerprint ? _fbb.CreateString(fingerprint) : 0;
@@ -508,6 +551,7 @@ inline flatbuffers::Offset<Snapshot> CreateSnapshotDirect(
   auto data__ = data ? _fbb.CreateVectorOfSortedTables<flow::fb::KeyValue>(data) : 0;
   auto reason__ = reason ? _fbb.CreateString(reason) : 0;
   auto budgets__ = budgets ? _fbb.CreateVectorOfStructs<flow::fb::NodeBudget>(*budgets) : 0;
+  auto edges__ = edges ? _fbb.CreateVectorOfStructs<flow::fb::Edge>(*edges) : 0;
   return flow::fb::CreateSnapshot(
       _fbb,
       format_version,
@@ -524,7 +568,8 @@ inline flatbuffers::Offset<Snapshot> CreateSnapshotDirect(
       data__,
       reason__,
       recoveries,
-      budgets__);
+      budgets__,
+      edges__);
 }
 
 inline const flow::fb::Snapshot *GetSnapshot(const void *buf) {

@@ -220,6 +220,12 @@ typedef struct fbs_node_budget {
     uint8_t reserved[3];
 } fbs_node_budget;
 
+/** flow.fb.Edge: node `node` depends on node `dependency` (indices into the snapshot's nodes). */
+typedef struct fbs_edge {
+    uint32_t node;
+    uint32_t dependency;
+} fbs_edge;
+
 typedef struct fbs_kv_in {
     fbs_slice key;               /* required; unique */
     fbs_slice value;             /* FBS_ABSENT = absent; length 0 = empty */
@@ -251,6 +257,12 @@ typedef struct fbs_snapshot_in {
     uint32_t reserved2;
     const fbs_node_budget *budgets; /* budget_count entries: 0 (absent) or node_count */
     size_t budget_count;
+    const fbs_edge *edges;       /* edge_count entries, stored in this order: grouped by node
+                                    ascending, no duplicate, no node depending on itself */
+    size_t edge_count;
+    uint8_t has_edges;           /* 0: the DAG's shape is absent (edges ignored); 1: present,
+                                    even with edge_count 0 */
+    uint8_t reserved3[7];
 } fbs_snapshot_in;
 
 typedef struct fbs_snapshot_view {
@@ -270,6 +282,9 @@ typedef struct fbs_snapshot_view {
     uint32_t recoveries;
     uint32_t reserved2;
     size_t budget_count;         /* 0 (absent) or node_count */
+    size_t edge_count;           /* meaningful only when has_edges != 0 */
+    uint8_t has_edges;           /* the DAG's shape is stored (Snapshot.edges present) */
+    uint8_t reserved3[7];
 } fbs_snapshot_view;
 
 typedef struct fbs_node_view {
@@ -293,12 +308,13 @@ typedef struct fbs_kv_view {
 /** Builds a Snapshot FlatBuffer (format_version = FBS_FORMAT_VERSION). Validates slices, enum
  *  ranges, UTF-8 and key uniqueness; sorts data by key. On success `*out` holds the bytes: in
  *  `scratch` when they fit there (valid while it is; fbs_buffer_free is then a no-op), else
- *  owned by `*out`. arena_len + 96 * node_count + 128 * data_count + 4096 bytes is always enough. */
+ *  owned by `*out`. arena_len + 96 * node_count + 128 * data_count + 12 * budget_count + 8 * edge_count + 4096
+ *  bytes is always enough. */
 fbs_code fbs_snapshot_encode(const fbs_snapshot_in *in, fbs_buffer *out, fbs_error *err);
 
 /** Full check of an untrusted Snapshot buffer: size (0 < len < FBS_MAX_BUFFER_SIZE), alignment, identifier,
  *  FlatBuffers Verifier, format_version, required fields, enum ranges, UTF-8 of strings, keys
- *  strictly ascending. FBS_OK means the read functions below are safe on this buffer. */
+ *  strictly ascending, edges within the nodes, grouped by node, without self-edges or duplicates. FBS_OK means the read functions below are safe on this buffer. */
 fbs_code fbs_snapshot_verify(const void *buf, size_t len, fbs_error *err);
 
 /** fbs_snapshot_verify in parts, so that the nodes can be checked on several threads: the root
@@ -317,6 +333,9 @@ fbs_code fbs_snapshot_read_nodes(const void *buf, size_t first, size_t count, fb
 
 /** Node budgets [first, first + count) of a verified snapshot into out[0..count). */
 fbs_code fbs_snapshot_read_budgets(const void *buf, size_t first, size_t count, fbs_node_budget *out);
+
+/** Edges [first, first + count) of a verified snapshot (the DAG's shape) into out[0..count). */
+fbs_code fbs_snapshot_read_edges(const void *buf, size_t first, size_t count, fbs_edge *out);
 
 /** Data entries [first, first + count) (sorted by key) of a verified snapshot. */
 fbs_code fbs_snapshot_read_data(const void *buf, size_t first, size_t count, fbs_kv_view *out);

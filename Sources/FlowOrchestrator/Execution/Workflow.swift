@@ -69,6 +69,8 @@ public struct Workflow: Sendable {
                 state = try checked(stored, key: key)
                 saveFirst = state.fingerprint != dag.fingerprint
                 if saveFirst { state.reconcile(with: dag) }
+                // A state stored before shapes were kept gets one (saved with the next snapshot).
+                if state.shape == nil { state.shape = DAGShape(dag) }
                 if state.status == .completed, state.nodes.allSatisfy({ $0.status == .completed }) {
                     return ExecutionResult(state: state, metrics: ExecutionMetrics())
                 }
@@ -81,6 +83,7 @@ public struct Workflow: Sendable {
                 state = WorkflowState(
                     id: key.id, tenant: key.tenant, fingerprint: dag.fingerprint,
                     nodeNames: dag.nodeNames, input: input, definition: definition)
+                state.shape = DAGShape(dag)
                 saveFirst = options.persistence != .end
             }
             if saveFirst { try await writer.save(state, durability: options.durability) }
@@ -214,5 +217,6 @@ extension WorkflowState {
         for node in nodes { byName[node.name] = node }
         nodes = dag.nodeNames.map { byName[$0] ?? NodeState(name: $0) }
         fingerprint = dag.fingerprint
+        shape = DAGShape(dag)
     }
 }

@@ -61,12 +61,14 @@ final class NodeGate: Sendable {
     }
     private let state = Mutex(State())
 
-    /// `dag` with every action passing through the gate.
-    func wrap(_ dag: DAG) throws -> DAG {
-        try DAG(nodes: dag.nodes.map { node in
+    /// `dag` with every action passing through the gate, the first of them after `before`.
+    func wrap(_ dag: DAG, before: (@Sendable () -> Void)? = nil) throws -> DAG {
+        let once = before.map(Once.init)
+        return try DAG(nodes: dag.nodes.map { node in
             var node = node
             let action = node.action
             node.action = { context in
+                once?.run()
                 try await self.enter()
                 defer { self.leave() }
                 return try await action(context)
@@ -102,4 +104,20 @@ final class NodeGate: Sendable {
 
     /// The node actions under way.
     var inFlight: Int { state.withLock { $0.inFlight } }
+}
+
+/// Runs a closure once; concurrent callers wait (blocking) until it has run.
+final class Once: Sendable {
+    private let body: Mutex<(@Sendable () -> Void)?>
+
+    init(_ body: @escaping @Sendable () -> Void) {
+        self.body = Mutex(body)
+    }
+
+    func run() {
+        body.withLock { body in
+            body?()
+            body = nil
+        }
+    }
 }

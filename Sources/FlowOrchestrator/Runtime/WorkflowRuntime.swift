@@ -151,7 +151,7 @@ public actor WorkflowRuntime {
         }
         try PayloadLimits.check(
             input.count, limit: options.execution.limits.maxInputBytes, what: "input of workflow \(key)")
-        let plan = try type.build(WorkflowBuildInput(key: key, input: input, definition: definition))
+        let plan = try type.build(WorkflowBuildInput(key: key, input: input, definition: definition, claimed: false))
         let handle = WorkflowHandle(key: key, runtime: self)
 
         let stored = try await store.loadIfPresent(key)
@@ -452,12 +452,12 @@ public actor WorkflowRuntime {
         let key = claim.entry.key
         do {
             let state = try await store.load(key)
-            let plan = try claim.type.build(WorkflowBuildInput(key: key, input: state.input, definition: state.definition))
+            let plan = try claim.type.build(WorkflowBuildInput(key: key, input: state.input, definition: state.definition, claimed: true))
             defer { plan.onEnd?() }
             var execution = options.execution
             if let width = plan.maxConcurrency { execution.maxConcurrency = max(1, width) }
             execution.cancellation = claim.request
-            let workflow = Workflow(key: key, dag: try gate.wrap(plan.dag), store: store, options: execution, logger: logger)
+            let workflow = Workflow(key: key, dag: try gate.wrap(plan.dag, before: plan.beforeNodes), store: store, options: execution, logger: logger)
             logger.info("workflow claimed", metadata: ["workflow": "\(key)", "status": "\(state.status)"])
             let result = try await workflow.execute()
             // The final status is durable now: only then the entry goes.

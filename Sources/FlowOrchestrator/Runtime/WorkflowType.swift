@@ -42,6 +42,19 @@ public struct WorkflowBuildInput: Sendable {
     public var input: Data
     /// The opaque definition stored with the workflow (flowctl stores the definition file).
     public var definition: Data?
+    /// True when this process claimed the workflow and runs the plan next (a previous owner
+    /// may have died: the place to stop what it left behind); false when
+    /// ``WorkflowRuntime/start(_:version:id:tenant:input:definition:queue:priority:notBefore:)``
+    /// builds the plan only to check it and record its nodes.
+    public var claimed: Bool
+
+    /// An input with every field given.
+    public init(key: WorkflowKey, input: Data, definition: Data?, claimed: Bool) {
+        self.key = key
+        self.input = input
+        self.definition = definition
+        self.claimed = claimed
+    }
 }
 
 /// What one run of a workflow executes: its DAG, and how wide it may run.
@@ -53,12 +66,20 @@ public struct WorkflowPlan: Sendable {
     /// Called once when the run ends (completed, failed, cancelled or interrupted), to free what
     /// the plan holds (temporary files).
     public var onEnd: (@Sendable () -> Void)?
+    /// Called once in a claimed run, before its first node action starts, while the run holds
+    /// the workflow's writer (so no other process runs it): the place to stop what a dead
+    /// previous owner left running. Node actions wait for it; keep it short.
+    public var beforeNodes: (@Sendable () -> Void)?
 
     /// A plan with every field given.
-    public init(dag: DAG, maxConcurrency: Int? = nil, onEnd: (@Sendable () -> Void)? = nil) {
+    public init(
+        dag: DAG, maxConcurrency: Int? = nil, onEnd: (@Sendable () -> Void)? = nil,
+        beforeNodes: (@Sendable () -> Void)? = nil
+    ) {
         self.dag = dag
         self.maxConcurrency = maxConcurrency
         self.onEnd = onEnd
+        self.beforeNodes = beforeNodes
     }
 }
 

@@ -39,6 +39,10 @@ public struct WorkflowState: Sendable, Equatable, Codable {
     /// How many times a run recovered the workflow after a crash (found it `running`) since a
     /// node last completed; compared with ``ExecutionOptions/recoveryLimit``.
     public var recoveries: UInt32 = 0
+    /// The DAG's shape (which node depends on which, as indices into ``nodes``), stored when
+    /// ``Workflow/execute(input:definition:)`` creates or resumes the workflow, so that tools
+    /// with only the store can draw and reset it; nil in a state stored before it was kept.
+    public var shape: DAGShape?
 
     /// A new pending workflow, created now unless `createdAt` says otherwise.
     public init(
@@ -63,7 +67,7 @@ public struct WorkflowState: Sendable, Equatable, Codable {
 
     private enum CodingKeys: String, CodingKey {
         case formatVersion, id, tenant, fingerprint, status, createdAt, updatedAt, lastSequence, input
-        case definition, nodes, data, reason, recoveries
+        case definition, nodes, data, reason, recoveries, shape
     }
 
     public init(from decoder: any Decoder) throws {
@@ -83,6 +87,7 @@ public struct WorkflowState: Sendable, Equatable, Codable {
         // Added after the first release: absent in older files.
         reason = try container.decodeIfPresent(String.self, forKey: .reason)
         recoveries = try container.decodeIfPresent(UInt32.self, forKey: .recoveries) ?? 0
+        shape = try container.decodeIfPresent(DAGShape.self, forKey: .shape)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -101,6 +106,7 @@ public struct WorkflowState: Sendable, Equatable, Codable {
         try container.encode(data, forKey: .data)
         try container.encodeIfPresent(reason, forKey: .reason)
         if recoveries != 0 { try container.encode(recoveries, forKey: .recoveries) }
+        try container.encodeIfPresent(shape, forKey: .shape)
     }
 
     /// The index of the node called `name`, if there is one.

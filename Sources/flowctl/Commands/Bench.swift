@@ -9,16 +9,30 @@ struct Bench: AsyncParsableCommand {
         discussion: """
             Measures, in this one process: memory with a large state loaded; executor overhead \
             (wide and layered DAGs, level-synchronous and dependency-driven); Foundation JSON, \
-            binary property lists and FlatBuffers, raw and zstd at levels 1, 3 and 9; journal-sized \
+            binary property lists, protobuf and FlatBuffers, raw and zstd at levels 1, 3 and 9 \
+            (on a stored workflow's own state with --from ID, or a synthetic one of --nodes and \
+            --output-bytes); journal-sized \
             records with and without a trained zstd dictionary; snapshots through the FlatBuffers \
             and JSON stores; persistence at the end, per level and per node with fsync and \
-            buffered; recovery time against journal length. Then checks the figures against the \
+            buffered, beside SQLite with a row per node; recovery time against journal length; and \
+            each remaining gap as a ratio to a floor measured in the same run. Then checks the figures against the \
             project's targets. Progress goes to stderr, the report to stdout. Build with \
             `-c release`: debug figures mean nothing.
             """)
 
+    @OptionGroup var global: GlobalOptions
+
     @Option(help: "Nodes in the wide and layered DAGs and in the serialized state.")
     var nodes = 100_000
+
+    @Option(help: "Bytes of each node's output in the synthetic serialized state.")
+    var outputBytes = 16
+
+    @Option(
+        help: ArgumentHelp(
+            "Measure every serialization strategy on this stored workflow's real state (from --store) instead of a synthetic one.",
+            valueName: "id"))
+    var from: String?
 
     @Option(help: "Output: table (for people), json or csv (one figure per line).")
     var format: BenchReport.Format = .table
@@ -43,8 +57,8 @@ struct Bench: AsyncParsableCommand {
 
     @Option(
         help: ArgumentHelp(
-            "Comma-separated persistence strategies to measure (default: all six).",
-            valueName: "node/fsync,level/buffered,..."))
+            "Comma-separated persistence strategies to measure (default: all eight).",
+            valueName: "node/fsync,level/buffered,sqlite/fsync,..."))
     var strategies: String?
 
     @Option(help: "The executor's concurrency bound in the executor and persistence parts.")
@@ -71,6 +85,7 @@ struct Bench: AsyncParsableCommand {
         guard maxConcurrency >= 1 else { throw ValidationError("--max-concurrency must be at least 1") }
         guard chain >= 1, levelChain >= 1 else { throw ValidationError("--chain and --level-chain must be positive") }
         guard largeOutputNodes >= 0 else { throw ValidationError("--large-output-nodes must not be negative") }
+        guard outputBytes >= 0 else { throw ValidationError("--output-bytes must not be negative") }
         _ = try sections()
         _ = try recoveryLengths()
         _ = try strategySet()
@@ -99,6 +114,11 @@ struct Bench: AsyncParsableCommand {
         configuration.sections = try sections()
         configuration.strategies = try strategySet()
         configuration.maxConcurrency = maxConcurrency
+        configuration.outputBytes = outputBytes
+        if let from {
+            let store = try global.openStore()
+            configuration.userState = try await store.load(try global.key(from))
+        }
         let clock = ContinuousClock()
         let started = clock.now
         let report = try await QuickBench.run(configuration) { message in
@@ -131,8 +151,8 @@ struct Bench: AsyncParsableCommand {
 
     private func strategySet() throws -> Set<String>? {
         guard let strategies else { return nil }
-        let known = PersistenceStrategy.allCases.flatMap { persistence in
-            Durability.allCases.map { "\(persistence.rawValue)/\($0.rawValue)" }
+        let known = (PersistenceStrategy.allCases.map(\.rawValue) + ["sqlite"]).flatMap { persistence in
+            Durability.allCases.map { "\(persistence)/\($0.rawValue)" }
         }
         var chosen = Set<String>()
         for name in strategies.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) {

@@ -25,11 +25,15 @@ enum DefinitionType {
             } catch {
                 throw CLIError(.storeOrData, "\(error)")
             }
-            let shell = ShellNodes(
-                definition: definition, logDirectory: store.directory(for: input.key) + "/logs",
-                maxOutputBytes: maxOutputBytes)
+            let directory = store.directory(for: input.key)
+            var shell = ShellNodes(
+                definition: definition, logDirectory: directory + "/logs", maxOutputBytes: maxOutputBytes)
+            shell.processRecords = directory + "/nodes"
+            let inputs = shell.inputs
             return WorkflowPlan(
-                dag: try shell.dag(), maxConcurrency: definition.concurrency, onEnd: { shell.inputs.removeAll() })
+                dag: try shell.dag(), maxConcurrency: definition.concurrency, onEnd: { inputs.removeAll() },
+                // Taking over from a worker that died: what it left running stops first.
+                beforeNodes: { OrphanNodes.stopAll(in: directory + "/nodes") })
         })
     }
 

@@ -31,10 +31,10 @@ struct Graph: AsyncParsableCommand {
         } else {
             let store = try global.openStore()
             let state = try await store.load(try global.key(target))
-            let definition = try StoredDefinition.load(state)
+            let nodes = try StoredShape.nodes(state)
             var statuses: [String: NodeStatus] = [:]
             for node in state.nodes { statuses[node.name] = node.status }
-            render = GraphRender(title: state.id, nodes: definition.nodes, statuses: statuses)
+            render = GraphRender(title: state.id, nodes: nodes, statuses: statuses)
         }
         switch format {
         case .dot: try emit(render.dot())

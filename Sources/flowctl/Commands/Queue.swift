@@ -73,13 +73,22 @@ struct Queue: AsyncParsableCommand {
                 let entries = try await records.entries(in: name)
                 var running = 0
                 for entry in entries where try await records.isOwned(entry.key) { running += 1 }
-                let rate = config.rateCount.flatMap { count in config.ratePeriod.map { "\(count)/\(DurationText.format($0))" } }
+                let rate = config.rateCount.flatMap { count in config.ratePeriodMicros.map { "\(count)/\(Self.period($0))" } }
                 rows.append([
                     name, config.limit.map(String.init) ?? "-", config.perWorker.map(String.init) ?? "-", rate ?? "-",
                     String(entries.count - running), String(running),
                 ])
             }
             Terminal.out(TextFormat.table(rows) + "\n")
+        }
+
+        /// A rate's period in its largest whole unit: `1m`, `90s`, `250ms`.
+        static func period(_ micros: Int64) -> String {
+            for (unit, size) in [("d", Int64(86_400_000_000)), ("h", 3_600_000_000), ("m", 60_000_000), ("s", 1_000_000), ("ms", 1000)]
+            where micros % size == 0 {
+                return "\(micros / size)\(unit)"
+            }
+            return "\(micros)us"
         }
     }
 }

@@ -29,8 +29,7 @@ struct Reset: AsyncParsableCommand {
         let store = try global.openStore()
         let key = try global.key(id)
         let before = try await store.load(key)
-        let definition = try StoredDefinition.load(before)
-        let dag = try ShellNodes(definition: definition, maxOutputBytes: 1).dag()
+        let dag = try StoredShape.dag(before)
         if let node, dag[node] == nil {
             throw CLIError(.usage, "workflow \(key) has no node \(TextFormat.quoted(node))")
         }

@@ -8,7 +8,9 @@ struct Resume: AsyncParsableCommand {
         abstract: "Continue a stored workflow; no file is needed.",
         discussion: """
             Completed nodes are not run again; nodes that were running when flowctl died run \
-            again. Failed nodes stay failed until `flowctl reset ID --failed`.
+            again. Failed nodes stay failed until `flowctl reset ID --failed`. A workflow that a \
+            program started (no definition file stored) is resumed by its program; resume exits 3 \
+            saying so.
             """)
 
     @OptionGroup var global: GlobalOptions
@@ -37,9 +39,10 @@ struct Resume: AsyncParsableCommand {
 enum StoredDefinition {
     static func load(_ state: WorkflowState) throws -> WorkflowDefinition {
         guard let source = state.definition, !source.isEmpty else {
+            // Exit 3, as for every other workflow flowctl cannot run from the store.
             throw CLIError(
                 .storeOrData,
-                "workflow \(state.tenant)/\(state.id) has no stored definition (it was not started by flowctl)")
+                "workflow \(state.tenant)/\(state.id) was started by a program, not from a definition file: its program resumes it (by running it again with Workflow.execute()); flowctl status, graph, history and reset work on it")
         }
         do {
             return try DefinitionParser(origin: "stored definition of \(state.id)").parse(source, defaultID: state.id)

@@ -23,6 +23,8 @@ struct CommandSpec: Sendable {
     var maxOutputBytes: Int
     /// How long the process group gets between SIGTERM and SIGKILL.
     var killGrace: Duration
+    /// Called with the shell's pid (its process group) once it is started.
+    var onStart: (@Sendable (pid_t) -> Void)? = nil
 }
 
 /// How one command ended.
@@ -67,6 +69,7 @@ enum ChildProcess {
         try Task.checkCancellation()
         let reaper = try Reaper.shared.get()
         let process = try RunningProcess.start(spec)
+        spec.onStart?(process.pid)
         LiveProcesses.add(process)
         defer { LiveProcesses.remove(process) }
         return await withTaskCancellationHandler {

@@ -25,6 +25,10 @@ struct ShellNodes: Sendable {
     var baseEnvironment: [String: String] = ProcessInfo.processInfo.environment
     /// Where dependency outputs are put as files; the owner removes it when the run ends.
     var inputs = InputFiles()
+    /// Where each running node's process group is recorded (`NODE.pgid`), so that a worker
+    /// taking the workflow over from a dead one stops what it left running (``OrphanNodes``);
+    /// nil to record nothing.
+    var processRecords: String?
 
     /// The DAG: one node per definition node, in file order.
     func dag() throws -> DAG {
@@ -35,6 +39,12 @@ struct ShellNodes: Sendable {
                 node.name, dependsOn: node.needs, retry: retryPolicy(node), timeout: node.timeout,
                 action: { context in try await run(node, context, base: base, outputVariables: outputVariables) })
         })
+    }
+
+    /// What records `node`'s process group in `directory` once started; nil without a directory.
+    private static func recorder(_ directory: String?, node: String) -> (@Sendable (pid_t) -> Void)? {
+        guard let directory else { return nil }
+        return { pid in OrphanNodes.record(pid, node: node, in: directory) }
     }
 
     private func retryPolicy(_ node: NodeDefinition) -> RetryPolicy {
@@ -73,7 +83,9 @@ struct ShellNodes: Sendable {
             directory: node.cwd, logPath: logPath,
             // Formatted only for a command that writes to stderr.
             logHeader: { "--- \(TextFormat.iso8601(started)) attempt \(attempt) ---\n" },
-            maxOutputBytes: maxOutputBytes, killGrace: killGrace)
+            maxOutputBytes: maxOutputBytes, killGrace: killGrace,
+            onStart: Self.recorder(processRecords, node: node.name))
+        defer { if let processRecords { OrphanNodes.forget(node: node.name, in: processRecords) } }
         let result: CommandResult
         do {
             result = try await ChildProcess.run(spec)

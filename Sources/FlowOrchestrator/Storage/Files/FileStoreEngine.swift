@@ -62,6 +62,40 @@ final class FileStoreEngine: Sendable {
         try writeSummary(WorkflowSummary(state, storedBytes: snapshot.count), in: directory, durability: durability)
     }
 
+    /// Writes a new workflow's first snapshot and summary with the fewest syncs a crash allows:
+    /// the snapshot's data, the workflow directory once for both names, and (made by this call)
+    /// the directory's entry in its parent. The summary is not synced: it is a cache, and one a
+    /// power loss took or left empty is read from the snapshot instead (``summary(_:)``) until
+    /// the workflow's writer rewrites it. Durable on return when `durability` is `fsync`.
+    /// `extraFiles` (the store's own, such as a journal) are written the way the snapshot is.
+    func create(
+        _ state: WorkflowState, durability: Durability, extraFiles: [(name: String, bytes: [UInt8])] = []
+    ) throws {
+        let key = try WorkflowKey(tenant: state.tenant, id: state.id)
+        let directory = directory(key)
+        try io.makeDirectories(directory, durability: durability)
+        let (snapshot, name) = try format.encode(state)
+        let path = "\(directory)/\(name)"
+        let temporary = FileIO.temporaryName(for: path)
+        try snapshot.withUnsafeBytes { try io.writeTemporary(temporary, bytes: $0, durability: .fsync) }
+        try io.rename(temporary, to: path)
+        for other in format.snapshotFileNames where other != name {
+            try io.remove("\(directory)/\(other)")
+        }
+        for file in extraFiles {
+            let path = "\(directory)/\(file.name)"
+            let temporary = FileIO.temporaryName(for: path)
+            try file.bytes.withUnsafeBytes { try io.writeTemporary(temporary, bytes: $0, durability: .fsync) }
+            try io.rename(temporary, to: path)
+        }
+        let summaryPath = "\(directory)/\(format.summaryFileName)"
+        let summaryTemporary = FileIO.temporaryName(for: summaryPath)
+        let summary = try format.encodeSummary(WorkflowSummary(state, storedBytes: snapshot.count))
+        try summary.withUnsafeBytes { try io.writeTemporary(summaryTemporary, bytes: $0, durability: .buffered) }
+        try io.rename(summaryTemporary, to: summaryPath)
+        if durability == .fsync { try io.syncDirectory(directory) }
+    }
+
     func writeSummary(_ summary: WorkflowSummary, in directory: String, durability: Durability) throws {
         let bytes = try format.encodeSummary(summary)
         try bytes.withUnsafeBytes { bytes in

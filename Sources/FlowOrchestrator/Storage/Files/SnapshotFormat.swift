@@ -34,6 +34,9 @@ extension WorkflowState {
         for (index, node) in nodes.enumerated() where !nodeNamesChecked && !Names.isValid(node.name) {
             throw FlowError(.corruptData, "\(path): node \(index) name \(Names.problem(with: node.name) ?? "")")
         }
+        if let problem = shape?.problem(nodeCount: nodes.count) {
+            throw FlowError(.corruptData, "\(path): the DAG's shape: \(problem)")
+        }
         return self
     }
 }

@@ -46,6 +46,8 @@ final class WriterLock: Sendable {
         let path = directory + "/lock"
         var attempts = 0
         var fd: Int32 = -1
+        // A workflow directory made by this call holds nothing durable yet (see below).
+        let isNew = !io.isDirectory(directory)
         while true {
             try io.makeDirectories(directory, durability: .fsync)
             fd = try io.open(path, O_RDWR | O_CREAT)
@@ -77,7 +79,10 @@ final class WriterLock: Sendable {
             try io.truncate(fd, to: Int64(text.count), path: path)
             // The directory entry is made durable by the first durable snapshot (its rename
             // syncs the directory); the epoch must be durable before any write of this writer.
-            try io.sync(fd, path: path, dataOnly: true)
+            // Except in a directory this call made: until its first snapshot is durable nothing
+            // of the workflow is, and a power loss that then empties the lock file leaves no
+            // writer alive to hold the epoch the next one is given again (ADR 13).
+            if !isNew { try io.sync(fd, path: path, dataOnly: true) }
             return WriterLock(fd: fd, io: io, key: key, epoch: epoch, path: path, onRelease: onRelease)
         } catch {
             io.close(fd)

@@ -76,17 +76,37 @@ struct RawArena {
     }
 }
 
-/// An encoder's result, owned until ``free()``.
-struct FBSBuffer {
-    private var buffer: fbs_buffer
+/// An encoder's result, which owns its bytes (unless they live in the caller's scratch memory)
+/// and frees them exactly once: when ``free()`` consumes it, or else when it goes out of scope.
+/// Being `~Copyable`, it cannot be freed twice or used after it was freed; its bytes are lent to
+/// a closure (``withBytes(_:)``), never handed out to outlive it.
+struct FBSBuffer: ~Copyable {
+    private let buffer: fbs_buffer
 
+    /// Takes ownership of `buffer`, an encoder's output.
     init(_ buffer: fbs_buffer) { self.buffer = buffer }
 
-    var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: buffer.data, count: buffer.size) }
+    /// The number of bytes.
+    var count: Int { buffer.size }
 
-    func free() {
-        var copy = buffer
-        fbs_buffer_free(&copy)
+    /// Runs `body` with the bytes, valid until it returns.
+    func withBytes<Result>(_ body: (UnsafeRawBufferPointer) throws -> Result) rethrows -> Result {
+        try body(UnsafeRawBufferPointer(start: buffer.data, count: buffer.size))
+    }
+
+    /// The bytes, copied out.
+    var array: [UInt8] { withBytes { Array($0) } }
+
+    /// Frees the bytes now (`fbs_buffer_free`).
+    consuming func free() {
+        var owned = buffer
+        fbs_buffer_free(&owned)
+        discard self
+    }
+
+    deinit {
+        var owned = buffer
+        fbs_buffer_free(&owned)
     }
 }
 

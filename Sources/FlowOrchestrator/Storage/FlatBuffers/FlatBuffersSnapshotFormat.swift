@@ -62,7 +62,11 @@ struct FlatBuffersSnapshotFormat: SnapshotFormat {
         for (key, value) in state.data { tailBytes += key.utf8.count + value.count }
         let arenaBytes = starts.last! + tailBytes
         let entryStride = MemoryLayout<fbs_node_in>.stride
-        let scratchBytes = arenaBytes + 96 * count + 128 * state.data.count + 4096
+        // An index that does not fit is out of range: the encoder refuses it.
+        let edges = (state.shape?.edges ?? []).map {
+            fbs_edge(node: UInt32(exactly: $0.node) ?? .max, dependency: UInt32(exactly: $0.dependency) ?? .max)
+        }
+        let scratchBytes = arenaBytes + 96 * count + 128 * state.data.count + 8 * edges.count + 4096
         return try scratch.withBuffer(arenaBytes) { arenaMemory in
             try scratch.withBuffer(count * entryStride) { entryMemory in
                 let entries = entryMemory.bindMemory(to: fbs_node_in.self)
@@ -126,20 +130,23 @@ struct FlatBuffersSnapshotFormat: SnapshotFormat {
                     var error = fbs_error()
                     let code = data.withUnsafeBufferPointer { data in
                         budgets.withUnsafeBufferPointer { budgets in
-                            input.data = data.baseAddress
-                            input.data_count = data.count
-                            input.budgets = budgets.baseAddress
-                            input.budget_count = budgets.count
-                            return fbs_snapshot_encode(&input, &output, &error)
+                            edges.withUnsafeBufferPointer { edges in
+                                input.data = data.baseAddress
+                                input.data_count = data.count
+                                input.budgets = budgets.baseAddress
+                                input.budget_count = budgets.count
+                                input.has_edges = state.shape == nil ? 0 : 1
+                                input.edges = edges.baseAddress
+                                input.edge_count = edges.count
+                                return fbs_snapshot_encode(&input, &output, &error)
+                            }
                         }
                     }
                     guard code == FBS_OK else {
                         throw FlowError(
                             .invalidArgument, "workflow \(state.tenant)/\(state.id): cannot encode snapshot: \(error.text)")
                     }
-                    let buffer = FBSBuffer(output)
-                    defer { buffer.free() }
-                    return try body(buffer.bytes)
+                    return try FBSBuffer(output).withBytes(body)
                 }
             }
         }
@@ -207,6 +214,13 @@ struct FlatBuffersSnapshotFormat: SnapshotFormat {
         state.data = data
         state.reason = header.reason.string
         state.recoveries = header.recoveries
+        if header.has_edges != 0 {
+            let edges = [fbs_edge](unsafeUninitializedCapacity: header.edge_count) { edges, count in
+                _ = fbs_snapshot_read_edges(bytes.baseAddress, 0, header.edge_count, edges.baseAddress)
+                count = header.edge_count
+            }
+            state.shape = DAGShape(edges: edges.map { DAGShape.Edge(node: Int($0.node), dependency: Int($0.dependency)) })
+        }
         return state
     }
 
@@ -326,9 +340,7 @@ struct FlatBuffersSnapshotFormat: SnapshotFormat {
         guard code == FBS_OK else {
             throw FlowError(.invalidArgument, "cannot encode summary of \(summary.tenant)/\(summary.id): \(error.text)")
         }
-        let buffer = FBSBuffer(output)
-        defer { buffer.free() }
-        return Array(buffer.bytes)
+        return FBSBuffer(output).array
     }
 
     func decodeSummary(_ buffer: AlignedBuffer, path: String) throws -> WorkflowSummary {

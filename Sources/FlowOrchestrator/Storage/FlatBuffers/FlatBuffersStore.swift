@@ -76,6 +76,10 @@ public final class FlatBuffersStore: FileWorkflowStore {
     private let journals: OpenJournals
     private let logger: Logger?
     private let tailsCut = Atomic<Int>(0)
+    /// Journals whose summary waits for the flush timer, and whether the timer runs.
+    private let summaryFlushes = Mutex<(waiting: [ObjectIdentifier: JournalHandle], running: Bool)>(([:], false))
+    /// Polls of event subscriptions that found their workflow not created yet (tests wait on it).
+    let subscriptionWaits = Atomic<Int>(0)
 
     /// Opens (creating if needed) a store rooted at `directory`, finishing any transaction a
     /// crash interrupted. Warnings (a cut journal tail) go to `logger`.
@@ -160,7 +164,14 @@ public final class FlatBuffersStore: FileWorkflowStore {
         try lock.check()
         try refuseBackwards(state, key)
         try archiveEpoch(key)
-        if try journalBase(journalPath(key), requireRecords: true) != nil {
+        if journals[key] == nil, !engine.io.exists(journalPath(key)), !engine.exists(key) {
+            // A new workflow with no events yet: its journal is made by its first append (a
+            // missing journal is an empty one to every reader), so creating it costs three syncs
+            // (ADR 13). One saved with events already (end and level strategies) gets its
+            // journal header now, which says where the history starts ("never journaled").
+            try engine.create(
+                state, durability: durability, extraFiles: state.lastSequence == 0 ? [] : try transactionFiles(for: state))
+        } else if try journalBase(journalPath(key), requireRecords: true) != nil {
             // Snapshot and journal must change together, or the old journal would replay on
             // top of the new snapshot.
             try engine.saveAll([state], durability: durability, extraFiles: transactionFiles(for:))
@@ -273,7 +284,9 @@ public final class FlatBuffersStore: FileWorkflowStore {
             bounds: (options.compactAfterRecords, options.compactAfterBytes), fence: lock)
         journals.written(handle.key, io: engine.io)
         if compact { return .compact }
-        return handle.summaryDue(interval: Self.summaryInterval).map(FollowUp.summary) ?? .none
+        let due = handle.summaryDue(interval: Self.summaryInterval)
+        if due.deferred { scheduleSummaryFlush(handle) }
+        return due.state.map(FollowUp.summary) ?? .none
     }
 
     /// Compacts, or rewrites the summary: `list` filters, counts and `purge` candidates stay
@@ -286,9 +299,73 @@ public final class FlatBuffersStore: FileWorkflowStore {
         case .compact:
             try compactJournal(handle.key, handle: handle, durability: .fsync)
         case .summary(let state):
+            try writeSummary(state, of: handle)
+        }
+    }
+
+    /// Writes `state` as the summary of `handle`'s workflow (page cache only: a summary is a
+    /// cache, made exact again when the workflow is opened or verified).
+    private func writeSummary(_ state: WorkflowState, of handle: JournalHandle) throws {
+        try handle.writeSummary(state) { state in
             let directory = engine.directory(handle.key)
             let bytes = try ["snapshot.fb.zst", "journal.log"].reduce(0) { $0 + (try engine.io.fileSize("\(directory)/\($1)")) }
             try engine.writeSummary(WorkflowSummary(state, storedBytes: bytes), in: directory, durability: .buffered)
+        }
+    }
+
+    /// Has the flush timer write `handle`'s summary once the summary interval has passed since
+    /// the last one, so that `list` shows a running workflow's node counts within about a second
+    /// even while no further append comes. The timer is a task that runs only while summaries
+    /// wait, holding the store weakly between rounds.
+    private func scheduleSummaryFlush(_ handle: JournalHandle) {
+        let start = summaryFlushes.withLock { flushes -> Bool in
+            flushes.waiting[ObjectIdentifier(handle)] = handle
+            if flushes.running { return false }
+            flushes.running = true
+            return true
+        }
+        guard start else { return }
+        Task { [weak self] in
+            var wait = Self.summaryInterval
+            while true {
+                try? await Task.sleep(for: wait)
+                guard let store = self else { return }
+                guard let next = await store.flushDeferredSummaries() else { return }
+                wait = max(next, .milliseconds(5))
+            }
+        }
+    }
+
+    /// One round of the flush timer: writes every waiting summary that is due; returns how long
+    /// to wait for the next round, or nil when none waits any more (the timer stops).
+    private func flushDeferredSummaries() async -> Duration? {
+        let handles = summaryFlushes.withLock { Array($0.waiting.values) }
+        var next: Duration?
+        for handle in handles {
+            let (state, retryAfter) = handle.deferredSummary(interval: Self.summaryInterval)
+            if let retryAfter {
+                next = min(next ?? retryAfter, retryAfter)
+                continue
+            }
+            // Only while the writer that opened it still has it.
+            if let state, journals[handle.key] === handle {
+                do {
+                    try await IOThreadPool.shared.run { try self.writeSummary(state, of: handle) }
+                } catch {
+                    logger?.debug(
+                        "summary not rewritten", metadata: ["workflow": "\(handle.key)", "error": "\(error)"])
+                }
+            }
+        }
+        return summaryFlushes.withLock { flushes -> Duration? in
+            for handle in handles where !handle.isSummaryDeferred {
+                flushes.waiting[ObjectIdentifier(handle)] = nil
+            }
+            if flushes.waiting.isEmpty {
+                flushes.running = false
+                return nil
+            }
+            return next ?? Self.summaryInterval
         }
     }
 

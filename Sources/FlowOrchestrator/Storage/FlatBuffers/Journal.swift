@@ -14,7 +14,8 @@ import Glibc
 /// handle refuses every later append: nothing is ever reported durable that is not, and the next
 /// writer reopens the state from disk.
 final class JournalHandle: @unchecked Sendable {
-    // @unchecked: every mutable field is read and written only under `lock`.
+    // @unchecked: every mutable field is read and written only under `lock`, except
+    // `summaryWrittenSequence`, only under `summaryWriteLock`.
     private let lock = NSLock()
     /// The journal's descriptor: open, parked (closed to bound the open files; reopened by the
     /// next write), or closed for good.
@@ -29,6 +30,13 @@ final class JournalHandle: @unchecked Sendable {
     private var unsynced = false
     /// What the summary file was last written with, and when (nil: not by this handle).
     private var summarized: (status: WorkflowStatus, counts: [NodeStatus: Int], at: ContinuousClock.Instant)?
+    /// Whether appends came too soon after the last summary to rewrite it: the store's flush
+    /// timer writes it once the interval has passed (``deferredSummary(interval:)``).
+    private var summaryDeferred = false
+    /// Serializes the summary file's writes, so that an older state never replaces a newer one.
+    private let summaryWriteLock = NSLock()
+    /// The sequence number of the last state written as the summary (under `summaryWriteLock`).
+    private var summaryWrittenSequence: UInt64?
     private var size: Int64
     private var records: Int
     private(set) var replica: WorkflowState
@@ -79,9 +87,8 @@ final class JournalHandle: @unchecked Sendable {
             } catch {
                 throw FlowError(.invalidArgument, "workflow \(key): \(error.message)", cause: error)
             }
-            defer { frames.free() }
             do {
-                try io.pwriteAll(fd, frames.bytes, at: size, path: path)
+                try frames.withBytes { try io.pwriteAll(fd, $0, at: size, path: path) }
                 unsynced = true
                 if durability == .fsync {
                     try io.sync(fd, path: path, dataOnly: true)
@@ -97,7 +104,8 @@ final class JournalHandle: @unchecked Sendable {
                 stopped = failure
                 throw failure
             }
-            size += Int64(frames.bytes.count)
+            size += Int64(frames.count)
+            frames.free()
             records += events.count
             for event in events { try replica.apply(event) }
             return records >= bounds.records || size >= Int64(bounds.bytes)
@@ -139,21 +147,71 @@ final class JournalHandle: @unchecked Sendable {
     /// The state to write as the workflow's summary now, if one is due: always when this handle
     /// has written none yet (so a summary a crash left behind is exact again once the workflow is
     /// opened) or the workflow's status changed; when only node counts changed, at most once
-    /// per `interval`. The caller writes it.
-    func summaryDue(interval: Duration) -> WorkflowState? {
+    /// per `interval`. The caller writes it. `deferred` is true when this call left a summary for
+    /// the flush timer that was not waiting for one before (the caller starts the timer).
+    func summaryDue(interval: Duration) -> (state: WorkflowState?, deferred: Bool) {
         withLock {
             let now = ContinuousClock.now
             if let last = summarized, last.status == replica.status {
-                if now - last.at < interval { return nil }
+                if now - last.at < interval {
+                    // Counted later by the timer: counting here would cost every append a pass
+                    // over the nodes.
+                    defer { summaryDeferred = true }
+                    return (nil, !summaryDeferred)
+                }
                 let counts = replica.statusCounts
                 if counts == last.counts {
                     summarized = (last.status, counts, now)
-                    return nil
+                    summaryDeferred = false
+                    return (nil, false)
                 }
             }
             summarized = (replica.status, replica.statusCounts, now)
-            return replica
+            summaryDeferred = false
+            return (replica, false)
         }
+    }
+
+    /// For the flush timer: the state to write as the summary when appends left one waiting and
+    /// `interval` has passed since the last (nil when none is waiting or the counts are what
+    /// the summary says), or how long to wait before asking again.
+    func deferredSummary(interval: Duration) -> (state: WorkflowState?, retryAfter: Duration?) {
+        withLock {
+            guard summaryDeferred else { return (nil, nil) }
+            guard isUsable else {
+                summaryDeferred = false  // released or stopped: the next writer writes its own
+                return (nil, nil)
+            }
+            let now = ContinuousClock.now
+            if let last = summarized, now - last.at < interval { return (nil, interval - (now - last.at)) }
+            summaryDeferred = false
+            let counts = replica.statusCounts
+            if let last = summarized, last.status == replica.status, last.counts == counts {
+                summarized = (last.status, counts, now)
+                return (nil, nil)
+            }
+            summarized = (replica.status, counts, now)
+            return (replica, nil)
+        }
+    }
+
+    /// Whether the handle may still write (not closed for good, not stopped). Called under the lock.
+    private var isUsable: Bool {
+        if case .closed = descriptor { return false }
+        return stopped == nil
+    }
+
+    /// Whether a summary waits for the flush timer.
+    var isSummaryDeferred: Bool { withLock { summaryDeferred } }
+
+    /// Runs `write` with `state` unless a newer state was already written as the summary;
+    /// summary writes of one handle never overlap.
+    func writeSummary(_ state: WorkflowState, _ write: (WorkflowState) throws -> Void) rethrows {
+        summaryWriteLock.lock()
+        defer { summaryWriteLock.unlock() }
+        if let written = summaryWrittenSequence, written > state.lastSequence { return }
+        try write(state)
+        summaryWrittenSequence = state.lastSequence
     }
 
     /// The open descriptor, reopening a parked journal. Called under the lock.
@@ -219,6 +277,8 @@ struct JournalReader {
     let io: FileIO
     let salvage: Bool
     let logger: Logger?
+    /// Bytes a replay reads at a time (tests make it small to put frames across pieces).
+    var pieceBytes = Self.replayPieceBytes
 
     /// `damaged at offset N (WHY) with valid records after it; K records before it are intact`:
     /// the words every report of such damage uses (an error, `verify`).
@@ -248,7 +308,114 @@ struct JournalReader {
     /// journal's `path` and the damaged frame's file `offset` unless salvaging (a store opened
     /// with `salvage` keeps the records before it); a journal that does not connect to the
     /// snapshot is `corruptData`.
+    ///
+    /// The journal is read in pieces of ``replayPieceBytes`` and each piece's records are applied
+    /// before the next is read, so the memory a replay needs does not grow with the journal. A
+    /// journal that is anything but good records (possibly ending in a torn tail) is read again
+    /// whole by ``replayWhole(onto:journal:maxBytes:)``, which classifies the damage against the
+    /// rest of the file and says what is wrong exactly as it always has.
     func replay(onto snapshot: WorkflowState, journal path: String, maxBytes: Int) throws -> Outcome {
+        guard let fd = try io.openIfExists(path) else {
+            return Outcome(state: snapshot, journalExists: false, goodEnd: 0, records: 0)
+        }
+        let streamed: Outcome?
+        do {
+            defer { io.close(fd) }
+            let size = Int(try io.size(fd, path: path))
+            streamed = size <= maxBytes ? try? stream(fd, size: size, onto: snapshot, path: path) : nil
+        }
+        if let streamed {
+            if let cut = streamed.cutTail {
+                logger?.warning(
+                    "journal tail cut", metadata: ["file": "\(path)", "offset": "\(cut.offset)", "reason": "\(cut.message)"])
+            }
+            return streamed
+        }
+        return try replayWhole(onto: snapshot, journal: path, maxBytes: maxBytes)
+    }
+
+    /// Bytes a replay reads at a time (a piece grows only to hold one frame larger than this).
+    static let replayPieceBytes = 4 << 20
+
+    /// The replay of the `size`-byte journal open at `fd`, piece by piece; nil when the journal
+    /// holds anything but good, consecutive records that apply (and at most a torn tail at the
+    /// end of the file), so that the whole-file reading decides what it is.
+    private func stream(_ fd: Int32, size: Int, onto snapshot: WorkflowState, path: String) throws -> Outcome? {
+        let headerSize = Int(FBS_JOURNAL_HEADER_SIZE)
+        var capacity = min(max(size, headerSize), max(pieceBytes, headerSize))
+        var buffer = AlignedBuffer(count: capacity)
+        // The piece in `buffer`: file offset of its first byte, bytes held, where its scan starts.
+        var pieceStart = 0
+        var filled = 0
+        var scanFrom = headerSize
+        func fill() throws -> Bool {
+            let wanted = min(capacity, size - pieceStart)
+            while filled < wanted {
+                let rest = UnsafeMutableRawBufferPointer(rebasing: buffer.mutableBytes[filled..<wanted])
+                switch FileIO.retrying({ io.layer.pread(fd, rest, Int64(pieceStart + filled)) }) {
+                case .success(let read) where read > 0: filled += read
+                case .success: return false  // the file shrank: the whole-file reading says so
+                case .failure(let errno): throw FileIO.ioError("reading", path, errno, call: "pread")
+                }
+            }
+            return true
+        }
+        guard try fill(), size >= headerSize else { return nil }
+        var header = fbs_journal_header()
+        var error = fbs_error()
+        guard fbs_journal_header_parse(buffer.bytes.baseAddress, filled, &header, &error) == FBS_OK,
+            header.base_sequence <= snapshot.lastSequence
+        else { return nil }
+        var state = snapshot
+        var previous = header.base_sequence
+        var records = 0
+        while true {
+            let piece = UnsafeRawBufferPointer(rebasing: buffer.bytes[0..<filled])
+            let scan = JournalCodec.scanFrames(piece, from: scanFrom, base: pieceStart)
+            guard scan.newer == nil else { return nil }
+            for event in scan.events {
+                guard event.sequence == previous &+ 1 else { return nil }
+                previous = event.sequence
+                if event.sequence > state.lastSequence {
+                    guard event.sequence == state.lastSequence + 1, (try? state.apply(event)) != nil else { return nil }
+                }
+            }
+            records += scan.events.count
+            let atEnd = pieceStart + filled == size
+            if let damage = scan.damage {
+                guard scan.cutByEnd else { return nil }
+                if atEnd {
+                    return Outcome(
+                        state: state, journalExists: true, goodEnd: pieceStart + scan.goodEnd, records: records,
+                        cutTail: (damage.offset, damage.message), baseSequence: header.base_sequence,
+                        journalEnd: previous)
+                }
+            } else if atEnd {
+                return Outcome(
+                    state: state, journalExists: true, goodEnd: pieceStart + scan.goodEnd, records: records,
+                    baseSequence: header.base_sequence, journalEnd: previous)
+            }
+            // The next piece starts at the first byte not yet consumed (a frame boundary); a frame
+            // (or zero fill) longer than half the piece doubles it, so every piece reads more.
+            let carried = filled - scan.goodEnd
+            if carried > capacity / 2 {
+                capacity *= 2
+                let larger = AlignedBuffer(count: capacity)
+                larger.mutableBytes.copyMemory(from: UnsafeRawBufferPointer(rebasing: buffer.bytes[scan.goodEnd..<filled]))
+                buffer = larger
+            } else if carried > 0 {
+                buffer.mutableBytes.baseAddress!.copyMemory(
+                    from: buffer.bytes.baseAddress! + scan.goodEnd, byteCount: carried)
+            }
+            pieceStart += scan.goodEnd
+            filled = carried
+            scanFrom = 0
+            guard try fill() else { return nil }
+        }
+    }
+
+    /// ``replay(onto:journal:maxBytes:)`` with the whole journal read into memory first.
+    func replayWhole(onto snapshot: WorkflowState, journal path: String, maxBytes: Int) throws -> Outcome {
         guard let buffer = try io.readFile(path, limit: maxBytes) else {
             return Outcome(state: snapshot, journalExists: false, goodEnd: 0, records: 0)
         }

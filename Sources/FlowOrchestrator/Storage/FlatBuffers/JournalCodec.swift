@@ -155,6 +155,9 @@ enum JournalCodec {
         /// A frame that is intact (its CRC matches) but holds a status or event kind this
         /// version does not know, with its file offset: written by a newer version, not damage.
         var newer: (offset: Int, message: String)?
+        /// The scanner stopped at a frame cut by the end of the bytes it was given (or zero fill
+        /// up to that end): a torn tail when those bytes end the file, else a frame that goes on.
+        var cutByEnd = false
 
         /// Throws `newerFormat` naming `path` when the scan stopped at a record of a newer
         /// version (see ``newer``).
@@ -238,6 +241,7 @@ enum JournalCodec {
                 scan.newer = (offset, result.error.text)
                 return scan
             default:
+                scan.cutByEnd = result.stop == FBS_SCAN_TORN_TAIL
                 let isTail = result.stop == FBS_SCAN_TORN_TAIL || !hasValidFrame(in: buffer, after: offset)
                 let frame = base + offset
                 scan.damage = (frame, damageText(result.error, frame: frame, pieceStart: base + pieceStart), isTail)

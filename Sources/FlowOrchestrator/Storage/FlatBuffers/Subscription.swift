@@ -1,5 +1,6 @@
 import FBSchema
 import Foundation
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -12,21 +13,17 @@ extension FlatBuffersStore {
     /// archived epochs and the journal), then each new one as it is journaled, by any process.
     ///
     /// Every event comes exactly once and in order, across the switch from catching up to
-    /// following and across compactions (as long as history is kept). With `follow` false the
-    /// sequence ends at the last recorded event; with `untilFinished` it ends after a
-    /// `workflowFinished` event. The file is polled every `pollInterval`. Errors: `notFound`,
-    /// `corruptData` (damage, or a part of the history that is gone).
+    /// following and across compactions (as long as history is kept). A workflow not created yet
+    /// is waited for while following. The files are polled every `subscription.pollInterval`.
+    /// Errors: `notFound` (without `follow`), `corruptData` (damage), `historyUnavailable` (a
+    /// part of the history that is gone).
     public func events(
-        _ key: WorkflowKey, from: UInt64 = 1, follow: Bool = true, untilFinished: Bool = true,
-        pollInterval: Duration = .milliseconds(20)
+        _ key: WorkflowKey, from: UInt64, subscription: EventSubscription
     ) -> AsyncThrowingStream<WorkflowEvent, any Error> {
         AsyncThrowingStream(bufferingPolicy: .unbounded) { continuation in
             let task = Task {
                 do {
-                    try await self.follow(
-                        key, from: max(1, from), follow: follow, untilFinished: untilFinished,
-                        pollInterval: pollInterval
-                    ) { continuation.yield($0) }
+                    try await self.follow(key, from: max(1, from), subscription) { continuation.yield($0) }
                     continuation.finish()
                 } catch {
                     continuation.finish(throwing: error)
@@ -37,9 +34,9 @@ extension FlatBuffersStore {
     }
 
     private func follow(
-        _ key: WorkflowKey, from: UInt64, follow: Bool, untilFinished: Bool, pollInterval: Duration,
-        emit: (WorkflowEvent) -> Void
+        _ key: WorkflowKey, from: UInt64, _ subscription: EventSubscription, emit: (WorkflowEvent) -> Void
     ) async throws {
+        let (follow, untilFinished) = (subscription.follow, subscription.untilFinished)
         var next = from
         var position: (base: UInt64, offset: Int64)?
         var finished = false
@@ -90,10 +87,17 @@ extension FlatBuffersStore {
                     // A damaged tail may be a record still being written: look again next time.
                 }
             } else if !engine.exists(key) {
-                throw FlowError(.notFound, "workflow \(key) not found in \(engine.root)")
+                guard follow else { throw FlowError(.notFound, "workflow \(key) not found in \(engine.root)") }
+                // Not created yet: wait for it.
+                subscriptionWaits.add(1, ordering: .relaxed)
             }
             if !follow || (untilFinished && finished) { return }
-            try await Task.sleep(for: pollInterval)
+            // Caught up past the end of a finished workflow: no workflowFinished event is coming.
+            // (The summary's status is rewritten at every status change.)
+            if untilFinished, let summary = engine.summary(key), summary.status.isFinished, summary.lastSequence < next {
+                return
+            }
+            try await Task.sleep(for: subscription.pollInterval)
         }
     }
 
@@ -126,16 +130,5 @@ extension FlatBuffersStore {
                 try engine.io.replaceAtomically(path, with: bytes, durability: .fsync)
             }
         }
-    }
-
-    /// ``events(_:from:follow:untilFinished:pollInterval:)`` starting right after the last
-    /// event `consumer` acknowledged, so a consumer that restarts loses and repeats nothing it
-    /// acknowledged.
-    public func events(
-        _ key: WorkflowKey, consumer: String, follow: Bool = true, untilFinished: Bool = false,
-        pollInterval: Duration = .milliseconds(20)
-    ) async throws -> AsyncThrowingStream<WorkflowEvent, any Error> {
-        let start = try await position(of: consumer, for: key) + 1
-        return events(key, from: start, follow: follow, untilFinished: untilFinished, pollInterval: pollInterval)
     }
 }

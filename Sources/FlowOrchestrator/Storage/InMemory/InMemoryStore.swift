@@ -23,6 +23,20 @@ public final class InMemoryStore: TransactionalWorkflowStore, EventStore {
         var writers: [WorkflowKey: UInt64] = [:]
         /// The fencing epoch of every workflow ever given a writer, raised at each acquisition.
         var epochs: [WorkflowKey: UInt64] = [:]
+        /// Consumer positions (``acknowledge(_:for:through:)``).
+        var positions: [WorkflowKey: [String: UInt64]] = [:]
+        /// Raised at every change of a state or journal; subscriptions wait for it to move.
+        var generation: UInt64 = 0
+        /// Subscriptions waiting for the next change, by waiter number.
+        var waiters: [UInt64: CheckedContinuation<Void, Never>] = [:]
+        var nextWaiter: UInt64 = 0
+
+        /// Marks a change and hands back the waiters to wake (resumed outside the lock).
+        mutating func changed() -> [CheckedContinuation<Void, Never>] {
+            generation &+= 1
+            defer { waiters.removeAll() }
+            return Array(waiters.values)
+        }
 
         /// Throws `staleWriter` unless `epoch` is `key`'s current epoch, `writerStopped` when
         /// that writer was released.
@@ -61,7 +75,7 @@ public final class InMemoryStore: TransactionalWorkflowStore, EventStore {
         guard Set(keyed.map(\.0)).count == keyed.count else {
             throw FlowError(.invalidArgument, "a transaction saves one of \(keyed.map(\.0.description)) twice")
         }
-        try contents.withLock { contents throws(FlowError) in
+        let woken = try contents.withLock { contents throws(FlowError) in
             for (key, _) in keyed where contents.writers[key] != nil {
                 throw FlowError(.locked, "workflow \(key) is held by writer \(contents.epochs[key] ?? 0) in this process")
             }
@@ -69,7 +83,9 @@ public final class InMemoryStore: TransactionalWorkflowStore, EventStore {
                 contents.keep(state, for: key)
                 contents.epochs[key, default: 0] += 1
             }
+            return contents.changed()
         }
+        for waiter in woken { waiter.resume() }
     }
 
     /// The stored state; `notFound` when there is none.
@@ -90,10 +106,12 @@ public final class InMemoryStore: TransactionalWorkflowStore, EventStore {
 
     /// Forgets the workflow at once; `notFound` when there is none.
     public func delete(_ key: WorkflowKey) async throws {
-        let removed = contents.withLock { contents in
+        let (removed, woken) = contents.withLock { contents in
             contents.journals[key] = nil
-            return contents.states.removeValue(forKey: key)
+            contents.positions[key] = nil
+            return (contents.states.removeValue(forKey: key), contents.changed())
         }
+        for waiter in woken { waiter.resume() }
         if removed == nil { throw FlowError(.notFound, "workflow \(key) not found") }
     }
 
@@ -136,6 +154,118 @@ public final class InMemoryStore: TransactionalWorkflowStore, EventStore {
         return state
     }
 
+    // MARK: Subscriptions and consumers
+
+    /// The events of `key` from `from` on, then each new one as a writer of this store appends
+    /// it (woken by the append, no polling: `subscription.pollInterval` is not used). A workflow
+    /// not created yet is waited for while following. Errors as ``history(_:from:limit:)``.
+    public func events(
+        _ key: WorkflowKey, from: UInt64, subscription: EventSubscription
+    ) -> AsyncThrowingStream<WorkflowEvent, any Error> {
+        AsyncThrowingStream(bufferingPolicy: .unbounded) { continuation in
+            let task = Task {
+                do {
+                    try await self.follow(key, from: max(1, from), subscription) { continuation.yield($0) }
+                    continuation.finish()
+                } catch {
+                    continuation.finish(throwing: error)
+                }
+            }
+            continuation.onTermination = { _ in task.cancel() }
+        }
+    }
+
+    /// What a subscription sees of `key` at one moment.
+    private struct Sight {
+        var events: [WorkflowEvent]
+        var first: UInt64
+        var status: WorkflowStatus
+        var lastSequence: UInt64
+    }
+
+    private func follow(
+        _ key: WorkflowKey, from: UInt64, _ subscription: EventSubscription, emit: (WorkflowEvent) -> Void
+    ) async throws {
+        var next = from
+        var finished = false
+        while !Task.isCancelled {
+            let (sight, generation) = contents.withLock { contents -> (Sight?, UInt64) in
+                guard let journal = contents.journals[key], let state = contents.states[key] else {
+                    return (nil, contents.generation)
+                }
+                let events = Array(journal.events.lazy.filter { $0.sequence >= next })
+                return (
+                    Sight(
+                        events: events, first: journal.first, status: state.status, lastSequence: state.lastSequence),
+                    contents.generation
+                )
+            }
+            if let sight {
+                if next < sight.first {
+                    throw FlowError(
+                        .historyUnavailable,
+                        "workflow \(key): events \(next) to \(sight.first - 1) were never journaled: it was saved as whole states (the end or level persistence strategy), which keep the state, not the events")
+                }
+                for event in sight.events {
+                    guard event.sequence == next else {
+                        throw FlowError(
+                            .historyUnavailable,
+                            "workflow \(key): events \(next) to \(event.sequence - 1) are not kept (saved as a whole state)")
+                    }
+                    emit(event)
+                    next += 1
+                    if event.kind == .workflowFinished { finished = true }
+                    if subscription.untilFinished, finished { return }
+                }
+                if !subscription.follow { return }
+                // Past the end of a finished workflow: no workflowFinished event is coming.
+                if subscription.untilFinished, sight.status.isFinished, sight.lastSequence < next { return }
+            } else if !subscription.follow {
+                throw FlowError(.notFound, "workflow \(key) not found")
+            }
+            await waitForChange(after: generation)
+        }
+    }
+
+    /// Returns once the store has changed since `generation` (at once if it already has), or
+    /// when the calling task is cancelled.
+    private func waitForChange(after generation: UInt64) async {
+        let number = contents.withLock { contents in
+            defer { contents.nextWaiter += 1 }
+            return contents.nextWaiter
+        }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (waiter: CheckedContinuation<Void, Never>) in
+                let now = contents.withLock { contents -> Bool in
+                    if contents.generation != generation || Task.isCancelled { return true }
+                    contents.waiters[number] = waiter
+                    return false
+                }
+                if now { waiter.resume() }
+            }
+        } onCancel: {
+            contents.withLock { $0.waiters.removeValue(forKey: number) }?.resume()
+        }
+    }
+
+    /// How many subscriptions wait for a change now (tests wait on it).
+    var waitingSubscriptions: Int { contents.withLock { $0.waiters.count } }
+
+    /// The last sequence number `consumer` acknowledged for `key`; 0 when it never did.
+    public func position(of consumer: String, for key: WorkflowKey) async throws -> UInt64 {
+        try Names.validate(consumer, as: "consumer", code: .invalidID)
+        return contents.withLock { $0.positions[key]?[consumer] ?? 0 }
+    }
+
+    /// Records that `consumer` has handled every event of `key` up to `sequence`; kept for the
+    /// life of the store. Positions never move backwards.
+    public func acknowledge(_ consumer: String, for key: WorkflowKey, through sequence: UInt64) async throws {
+        try Names.validate(consumer, as: "consumer", code: .invalidID)
+        contents.withLock { contents in
+            contents.positions[key, default: [:]][consumer] = max(sequence, contents.positions[key]?[consumer] ?? 0)
+        }
+    }
+
     /// Becomes the workflow's writer; `locked` while another writer of this store holds it.
     public func acquireWriter(_ key: WorkflowKey) async throws -> any WorkflowWriter {
         try acquireWriter(key, ignoringHolder: false)
@@ -164,22 +294,26 @@ public final class InMemoryStore: TransactionalWorkflowStore, EventStore {
         /// Stores `state`; durable for the life of the store.
         func save(_ state: WorkflowState, durability: Durability) async throws {
             guard state.tenant == key.tenant, state.id == key.id else { throw FlowError.wrongWorkflow(state, writer: key) }
-            try store.contents.withLock { contents throws(FlowError) in
+            let woken = try store.contents.withLock { contents throws(FlowError) in
                 try contents.check(key, epoch: epoch)
                 contents.keep(state, for: key)
+                return contents.changed()
             }
+            for waiter in woken { waiter.resume() }
         }
 
         /// Applies `events` to the stored state; durable for the life of the store.
         func append(_ events: [WorkflowEvent], durability: Durability) async throws {
-            try store.contents.withLock { contents throws(FlowError) in
+            let woken = try store.contents.withLock { contents throws(FlowError) in
                 try contents.check(key, epoch: epoch)
                 guard contents.states[key] != nil else {
                     throw FlowError(.notFound, "workflow \(key) not found")
                 }
                 try contents.states[key]!.apply(events)
                 contents.journals[key]?.events.append(contentsOf: events)
+                return contents.changed()
             }
+            for waiter in woken { waiter.resume() }
         }
 
         func release() async {
