@@ -50,6 +50,25 @@ struct CronSchedulerTests {
         #expect(try await Self.queuedIDs(one) == ["tick-19700101T001640Z", "tick-19700101T001650Z"])
     }
 
+    @Test("a pass soon after the previous one starts every slot in between; after a long gap only the latest")
+    func passesInBetween() async throws {
+        let directory = TemporaryDirectory()
+        defer { directory.cleanup() }
+        let runtime = try Self.runtime(directory)
+        try await Self.register(runtime)
+        let spec = try ScheduleSpec(name: "tick", every: .seconds(1), overlap: .allow)
+        try await FileScheduleStore(store: try FlatBuffersStore(directory: directory.path))
+            .save(ScheduleDefinition(spec: spec, type: "job", created: Self.at(1000)))
+        _ = try await runtime.startDueSlots(now: Self.at(1000.2))
+        // A pass 3.3 s late (a loaded machine): the three slots since the previous pass.
+        let late = try await runtime.startDueSlots(now: Self.at(1003.5), previousPass: Self.at(1000.2))
+        #expect(late.compactMap(\.workflow?.id) == ["tick-19700101T001641Z", "tick-19700101T001642Z", "tick-19700101T001643Z"])
+        // 60 s of downtime: only the latest slot.
+        let after = try await runtime.startDueSlots(now: Self.at(1063.5), previousPass: Self.at(1003.5))
+        #expect(after.compactMap(\.workflow?.id) == ["tick-19700101T001743Z"])
+        #expect(try await Self.queuedIDs(runtime).count == 5)
+    }
+
     @Test("after downtime only the latest missed slot within the window starts; none before the schedule was added")
     func catchUp() async throws {
         let directory = TemporaryDirectory()

@@ -54,7 +54,7 @@ public struct CronExpression: Sendable, Hashable, CustomStringConvertible {
 
     /// Why an expression was refused: the field (nil when the expression as a whole is wrong, as
     /// with a wrong number of fields), the offending text and the reason. The `cause` of the
-    /// ``FlowError`` (code ``FlowError/Code/invalidArgument``) that ``init(_:timeZone:)`` throws.
+    /// ``FlowError`` (code ``FlowError/Code/invalidArgument``) that ``CronExpression/init(_:timeZone:)`` throws.
     public struct ParseError: Error, Sendable, Hashable, CustomStringConvertible {
         /// The field at fault, or nil for the expression as a whole.
         public var field: Field?

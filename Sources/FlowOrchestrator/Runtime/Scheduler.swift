@@ -169,7 +169,8 @@ public struct ScheduleOutcome: Sendable, Hashable {
 
 extension WorkflowRuntime {
     /// How long after its time a slot is still started when ``ScheduleSpec/catchUpWindow`` is
-    /// shorter: the scheduler's own lateness, not downtime.
+    /// shorter, and the longest gap between two passes that still counts as the scheduler's own
+    /// lateness rather than downtime (every slot between such passes starts).
     public static let scheduleLateness: Duration = .seconds(5)
 
     /// The stored schedules of this runtime's store; nil when the records are not files.
@@ -178,15 +179,20 @@ extension WorkflowRuntime {
     }
 
     /// One scheduler pass at `now`: for each stored schedule whose type this runtime registers,
-    /// starts its latest due slot (at or before `now`, after the schedule was added, within its
-    /// catch-up window or ``scheduleLateness``) through the idempotent ``start(_:version:id:tenant:input:definition:queue:priority:notBefore:)``
-    /// with the slot's workflow ID, so that processes sharing the store never start one slot
-    /// twice. With overlap policy `skip`, a slot is skipped while an earlier slot's workflow of
-    /// the schedule is queued or running. Returns what it did, per schedule with a due slot.
+    /// starts its due slots through the idempotent ``start(_:version:id:tenant:input:definition:queue:priority:notBefore:)``
+    /// with each slot's workflow ID, so that processes sharing the store never start one slot
+    /// twice. Due are: every slot after `previousPass` and at or before `now` when that pass was
+    /// at most ``scheduleLateness`` ago (a scheduler that keeps running misses no slot);
+    /// otherwise (the first pass, or after downtime) only the latest slot at or before `now`
+    /// within the schedule's catch-up window (or ``scheduleLateness`` when that is shorter).
+    /// No slot before the schedule was added is due. With overlap policy `skip`, a slot is
+    /// skipped while an earlier slot's workflow of the schedule is queued or running. Returns
+    /// what it did, per due slot not started before and per schedule it could not look at.
     /// Durable on return as `start` is: each started slot's workflow is queued.
-    public func startDueSlots(now: Date = Date()) async throws -> [ScheduleOutcome] {
+    public func startDueSlots(now: Date = Date(), previousPass: Date? = nil) async throws -> [ScheduleOutcome] {
         guard let schedules = scheduleStore else { return [] }
         var outcomes: [ScheduleOutcome] = []
+        let (lateSeconds, _) = Self.scheduleLateness.components
         for (name, loaded) in try await schedules.all() {
             let schedule: ScheduleDefinition
             switch loaded {
@@ -199,23 +205,30 @@ extension WorkflowRuntime {
                 outcomes.append(ScheduleOutcome(schedule: name, action: .typeNotRegistered(schedule.type)))
                 continue
             }
-            let window = max(schedule.spec.catchUpWindow, Self.scheduleLateness)
-            guard
-                let slot = schedule.spec.latestMissed(
-                    before: now, since: schedule.created.addingTimeInterval(-0.001), window: window)
-            else { continue }
-            let key = try WorkflowKey(tenant: schedule.tenant, id: schedule.spec.workflowID(for: slot))
-            if try await store.loadIfPresent(key) != nil {
-                continue  // started already, by this process or another
+            var due: [Date]
+            if let previousPass, previousPass <= now, now.timeIntervalSince(previousPass) <= Double(lateSeconds) {
+                let from = max(previousPass.addingTimeInterval(0.001), schedule.created)
+                due = from <= now ? schedule.spec.slots(in: from..<now.addingTimeInterval(0.001)) : []
+            } else {
+                let window = max(schedule.spec.catchUpWindow, Self.scheduleLateness)
+                due = schedule.spec.latestMissed(
+                    before: now, since: schedule.created.addingTimeInterval(-0.001), window: window).map { [$0] } ?? []
             }
-            if schedule.spec.overlap == .skip, let running = try await runningSlot(of: schedule, before: slot) {
-                outcomes.append(ScheduleOutcome(schedule: name, slot: slot, workflow: key, action: .skippedOverlap(running: running)))
-                continue
+            for slot in due {
+                let key = try WorkflowKey(tenant: schedule.tenant, id: schedule.spec.workflowID(for: slot))
+                if try await store.loadIfPresent(key) != nil {
+                    continue  // started already, by this process or another
+                }
+                if schedule.spec.overlap == .skip, let running = try await runningSlot(of: schedule, before: slot) {
+                    outcomes.append(
+                        ScheduleOutcome(schedule: name, slot: slot, workflow: key, action: .skippedOverlap(running: running)))
+                    continue
+                }
+                _ = try await start(
+                    schedule.type, version: schedule.version, id: key.id, tenant: key.tenant, input: schedule.input,
+                    definition: schedule.definition, queue: schedule.queue, priority: schedule.priority)
+                outcomes.append(ScheduleOutcome(schedule: name, slot: slot, workflow: key, action: .started))
             }
-            _ = try await start(
-                schedule.type, version: schedule.version, id: key.id, tenant: key.tenant, input: schedule.input,
-                definition: schedule.definition, queue: schedule.queue, priority: schedule.priority)
-            outcomes.append(ScheduleOutcome(schedule: name, slot: slot, workflow: key, action: .started))
         }
         return outcomes
     }
@@ -232,7 +245,7 @@ extension WorkflowRuntime {
         return nil
     }
 
-    /// Runs ``startDueSlots(now:)`` at every slot's time (and at least every second, so that
+    /// Runs ``startDueSlots(now:previousPass:)`` at every slot's time (and at least every second, so that
     /// added and removed schedules are seen) until the calling task is cancelled. A failed
     /// pass is logged and retried at the next wake-up; a schedule that cannot be read or whose
     /// type is not registered is logged once at `warning`, `info` for each started slot.
@@ -242,9 +255,11 @@ extension WorkflowRuntime {
         func warnOnce(_ message: String) {
             if warned.withLock({ $0.insert(message).inserted }) { logger.warning("\(message)") }
         }
+        var previousPass: Date?
         while !Task.isCancelled {
+            let now = Date()
             do {
-                for outcome in try await startDueSlots(now: Date()) {
+                for outcome in try await startDueSlots(now: now, previousPass: previousPass) {
                     switch outcome.action {
                     case .started:
                         logger.debug("schedule slot due", metadata: ["schedule": "\(outcome.schedule)", "workflow": "\(outcome.workflow.map { "\($0)" } ?? "")"])
@@ -256,6 +271,7 @@ extension WorkflowRuntime {
                         warnOnce("schedule \(outcome.schedule) cannot be read: \(reason)")
                     }
                 }
+                previousPass = now  // a failed pass is retried from the last good one
             } catch {
                 warnOnce("scheduler pass failed: \(error)")
             }
