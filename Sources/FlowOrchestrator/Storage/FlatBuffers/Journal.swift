@@ -135,7 +135,13 @@ final class JournalHandle: @unchecked Sendable {
     func syncNameIfNeeded(io: FileIO) throws {
         try withLock {
             guard nameUnsynced else { return }
-            try io.syncDirectory(FileIO.parent(of: path))
+            do {
+                try io.syncDirectory(FileIO.parent(of: path))
+            } catch let error as FlowError {
+                // Said of the journal, whose records this sync is for.
+                guard let call = error.cause as? SystemCallError else { throw error }
+                throw FileIO.ioError("syncing the directory of", path, Errno(code: call.errno), call: call.systemCall)
+            }
             nameUnsynced = false
         }
     }
