@@ -7,6 +7,8 @@ Writes, next to the first file:
   serialization.png  size against encode and decode time, per strategy (100k-node state)
   recovery.png       time to open a workflow against its journal length (log-log)
   persistence.png    node completions per second per persistence strategy and durability
+                     (the FlatBuffers journal beside the SQLite row-per-node peer)
+  floors.png         each remaining gap of issue 16 as a ratio to its floor, with the goal
 
 Needs matplotlib (pip install matplotlib). The CSV has one figure per line:
 table,label,metric,value.
@@ -34,7 +36,7 @@ def load(path):
     return tables
 
 
-COLORS = {"JSON": "tab:orange", "binary plist": "tab:green", "FlatBuffers": "tab:blue"}
+COLORS = {"JSON": "tab:orange", "binary plist": "tab:green", "protobuf": "tab:purple", "FlatBuffers": "tab:blue"}
 MARKERS = {None: "o", "1": "s", "3": "^", "9": "D"}
 
 
@@ -80,6 +82,14 @@ def plot_recovery(tables, out):
     # Linear reference through the largest point.
     ax.plot(xs, [ys[-1] * x / xs[-1] for x in xs], linestyle=":", color="gray", label="linear in records")
     ax.axhline(1500, color="tab:red", linestyle="--", linewidth=1, label="target: 1M records <= 1.5 s")
+    ax.axhline(500, color="tab:purple", linestyle="--", linewidth=1, label="issue 16: 1M records <= 0.5 s")
+    memory = sorted((v["records"], v["peak_mib_above"]) for v in rows.values() if "peak_mib_above" in v)
+    if memory:
+        twin = ax.twinx()
+        twin.plot([m[0] for m in memory], [m[1] for m in memory], marker="s", color="tab:green", label="peak MiB above the open")
+        twin.axhline(64 * 1e6 / 1048576, color="tab:green", linestyle=":", linewidth=1)
+        twin.set_ylabel("peak resident above the open, MiB (green; dotted: 64 MB)")
+        twin.set_ylim(0, max(70, max(m[1] for m in memory) * 1.2))
     for x, y in points:
         ax.annotate(f"{y:.0f} ms" if y >= 10 else f"{y:.1f} ms", (x, y), fontsize=8, xytext=(5, -10), textcoords="offset points")
     ax.set_xscale("log")
@@ -110,7 +120,8 @@ def plot_persistence(tables, out):
             sizes.append(size)
             labels.append(strategy)
             values.append(v["completions_per_s"])
-            colors.append("tab:red" if strategy.endswith("fsync") else "tab:blue")
+            sqlite = strategy.startswith("sqlite")
+            colors.append(("tab:pink" if sqlite else "tab:red") if strategy.endswith("fsync") else ("tab:cyan" if sqlite else "tab:blue"))
         if not values:
             continue
         for index, (value, size) in enumerate(zip(values, sizes)):
@@ -120,12 +131,43 @@ def plot_persistence(tables, out):
         ax.set_xticks(range(len(values)), labels, fontsize=8)
         ax.set_yscale("log")
         ax.set_ylabel("node completions / s (log)")
-        ax.set_title(f"{shape} DAG, {max(sizes):,} nodes (red: fsync, blue: buffered)", fontsize=10)
+        ax.set_title(f"{shape} DAG, {max(sizes):,} nodes (red: fsync, blue: buffered; light: SQLite)", fontsize=10)
         ax.grid(True, axis="y", which="both", alpha=0.3)
         if shape == "wide":
             ax.axhline(50_000, color="black", linestyle="--", linewidth=1)
             ax.annotate("target: journaled + fsync >= 50k/s", (0, 50_000), fontsize=7, xytext=(0, 4), textcoords="offset points")
-    fig.suptitle("Persistence strategies (end / level / node) x durability, FlatBuffers store, no-op nodes", fontsize=10)
+    fig.suptitle("Persistence strategies (end / level / node) x durability, FlatBuffers store, beside SQLite (a row per node); no-op nodes", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return True
+
+
+def plot_floors(tables, out):
+    rows = tables.get("floors")
+    if not rows:
+        return False
+    labels, ratios, goals = [], [], []
+    for label, v in rows.items():
+        if "x_floor" not in v:
+            continue
+        labels.append(label.split(" (floor")[0])
+        ratios.append(v["x_floor"])
+        goals.append(v.get("goal_x"))
+    if not ratios:
+        return False
+    fig, ax = plt.subplots(figsize=(9, 3.8))
+    colors = ["tab:green" if goal is None or ratio <= goal else "tab:red" for ratio, goal in zip(ratios, goals)]
+    ax.barh(range(len(ratios)), ratios, color=colors)
+    for index, (ratio, goal) in enumerate(zip(ratios, goals)):
+        if goal is not None:
+            ax.plot([goal, goal], [index - 0.4, index + 0.4], color="black", linewidth=2)
+        ax.annotate(f"{ratio:.2f}x", (ratio, index), fontsize=8, xytext=(4, -3), textcoords="offset points")
+    ax.set_yticks(range(len(ratios)), labels, fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel("measured / floor in the same run (lower is better; black: the goal)")
+    ax.set_title("Remaining gaps as ratios to their floors (green: within the goal)", fontsize=10)
+    ax.grid(True, axis="x", alpha=0.3)
     fig.tight_layout()
     fig.savefig(out, dpi=110)
     plt.close(fig)
@@ -141,7 +183,7 @@ def main():
             tables[table] = rows  # a dedicated run (e.g. a longer recovery curve) wins
     out_dir = os.path.dirname(os.path.abspath(sys.argv[1]))
     for name, plot in [("serialization.png", plot_serialization), ("recovery.png", plot_recovery),
-                       ("persistence.png", plot_persistence)]:
+                       ("persistence.png", plot_persistence), ("floors.png", plot_floors)]:
         path = os.path.join(out_dir, name)
         print(("wrote " if plot(tables, path) else "no data for ") + path)
 

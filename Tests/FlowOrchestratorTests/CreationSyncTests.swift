@@ -58,4 +58,31 @@ struct CreationSyncTests {
         #expect(page.items.map(\.id) == ["wf"])
         #expect(page.items.first?.nodeCounts[.pending] == 2)
     }
+
+    @Test("a buffered first append makes the journal without a directory sync; the first fsync append syncs the directory")
+    func bufferedFirstAppend() async throws {
+        let directory = TemporaryDirectory()
+        defer { directory.cleanup() }
+        let layer = FaultyFileLayer()
+        let store = try FlatBuffersStore(directory: directory.path, options: .init(), layer: layer)
+        let key = try WorkflowKey(tenant: "acme", id: "wf")
+        let writer = try await store.acquireWriter(key)
+        try await writer.save(state(key), durability: .fsync)
+        func event(_ sequence: UInt64) -> WorkflowEvent {
+            WorkflowEvent(
+                sequence: sequence, time: Date(microsecondsSince1970: Int64(sequence)),
+                change: .nodeStarted(node: "a", attempt: Int(sequence)), nodeIndex: 0)
+        }
+        var before = layer.syncCalls
+        try await writer.append([event(1)], durability: .buffered)
+        #expect(layer.syncCalls - before == 2, "the new journal's header and the summary's temporary file, no directory")
+        before = layer.syncCalls
+        try await writer.append([event(2)], durability: .fsync)
+        #expect(layer.syncCalls - before == 2, "the directory, then the records")
+        before = layer.syncCalls
+        try await writer.append([event(3)], durability: .fsync)
+        #expect(layer.syncCalls - before == 1, "the records only")
+        await writer.release()
+        #expect(try await FlatBuffersStore(directory: directory.path).load(key).lastSequence == 3)
+    }
 }

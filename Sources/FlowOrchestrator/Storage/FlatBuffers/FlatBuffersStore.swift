@@ -242,6 +242,7 @@ public final class FlatBuffersStore: FileWorkflowStore {
         if let handle = journals[key] {
             let fd = try engine.io.open(path, O_WRONLY)
             handle.restart(with: state, fd: fd, io: engine.io)
+            if durability == .buffered { handle.markNameUnsynced() }
             journals.written(key, io: engine.io)
         }
     }
@@ -254,7 +255,8 @@ public final class FlatBuffersStore: FileWorkflowStore {
     private func append(_ events: [WorkflowEvent], durability: Durability, writer lock: WriterLock) throws {
         let key = lock.key
         try lock.check()
-        let handle = try openJournal(key, epoch: lock.epoch)
+        let handle = try openJournal(key, epoch: lock.epoch, durability: durability)
+        if durability == .fsync { try handle.syncNameIfNeeded(io: engine.io) }
         guard !events.isEmpty else {
             if durability == .fsync { try handle.sync(io: engine.io) }
             return
@@ -393,7 +395,9 @@ public final class FlatBuffersStore: FileWorkflowStore {
 
     /// The open journal of `key` for the writer of `epoch`, opening it (and cutting a damaged
     /// tail) on first use. A handle another writer opened is closed first.
-    private func openJournal(_ key: WorkflowKey, epoch: UInt64) throws -> JournalHandle {
+    /// A journal made afresh by a buffered append is renamed into place without a directory
+    /// sync (its content is synced): the first fsync append syncs the directory first.
+    private func openJournal(_ key: WorkflowKey, epoch: UInt64, durability: Durability) throws -> JournalHandle {
         if let handle = journals[key] {
             if handle.epoch == epoch { return handle }
             closeJournal(key)
@@ -411,7 +415,7 @@ public final class FlatBuffersStore: FileWorkflowStore {
         let fresh = !outcome.journalExists || outcome.journalEnd != outcome.state.lastSequence
         if fresh {
             try JournalCodec.header(base: outcome.state.lastSequence).withUnsafeBytes { header in
-                try io.replaceAtomically(path, with: header, durability: .fsync)
+                try io.replaceAtomically(path, with: header, durability: durability)
             }
         }
         let fd = try io.open(path, O_WRONLY)
@@ -438,6 +442,7 @@ public final class FlatBuffersStore: FileWorkflowStore {
             io.close(fd)
             return existing
         }
+        if fresh, durability == .buffered { handle.markNameUnsynced() }
         journals.written(key, io: io)
         return handle
     }

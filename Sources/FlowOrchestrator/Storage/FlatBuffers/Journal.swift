@@ -28,6 +28,9 @@ final class JournalHandle: @unchecked Sendable {
     private var descriptor: Descriptor
     /// Whether something was written since the last sync.
     private var unsynced = false
+    /// Whether the journal's name (its directory entry) may not be durable yet: it was made or
+    /// replaced by a buffered write. Synced before the first write that must be durable.
+    private var nameUnsynced = false
     /// What the summary file was last written with, and when (nil: not by this handle).
     private var summarized: (status: WorkflowStatus, counts: [NodeStatus: Int], at: ContinuousClock.Instant)?
     /// Whether appends came too soon after the last summary to rewrite it: the store's flush
@@ -131,6 +134,26 @@ final class JournalHandle: @unchecked Sendable {
                 stopped = failure
                 throw failure
             }
+        }
+    }
+
+    /// Says that the journal's name is not durable yet (see ``syncNameIfNeeded(io:)``).
+    func markNameUnsynced() { withLock { nameUnsynced = true } }
+
+    /// Syncs the journal's directory when its name may not be durable yet: called before a
+    /// write or sync with fsync durability, which must not leave durable records under a name
+    /// a power loss could take.
+    func syncNameIfNeeded(io: FileIO) throws {
+        try withLock {
+            guard nameUnsynced else { return }
+            do {
+                try io.syncDirectory(FileIO.parent(of: path))
+            } catch let error as FlowError {
+                // Said of the journal, whose records this sync is for.
+                guard let call = error.cause as? SystemCallError else { throw error }
+                throw FileIO.ioError("syncing the directory of", path, Errno(code: call.errno), call: call.systemCall)
+            }
+            nameUnsynced = false
         }
     }
 
@@ -259,6 +282,7 @@ final class JournalHandle: @unchecked Sendable {
             if case .open(let fd) = descriptor { io.close(fd) }
             descriptor = .open(newFD)
             unsynced = false
+            nameUnsynced = false
             size = Int64(FBS_JOURNAL_HEADER_SIZE)
             records = 0
             replica = state
